@@ -1,0 +1,37 @@
+//! Storage for one shard of Ronto: catalog, WAL, hot column buffers, sealed memory-mapped
+//! column files, the block index, recovery and retention.
+//!
+//! The entry type is [`Shard`]. A shard is single-threaded by construction: it holds no locks
+//! and no shared mutable state, and another core reaches it only by sending its owner a
+//! message. Appends are columnar [`Batch`]es; every append is staged in the WAL before it
+//! touches the hot buffers, and [`Shard::commit`] writes all staged records in one write (group
+//! commit) and reports which sequence numbers are durable under the [`FsyncPolicy`].
+//! Scans yield time-sorted column slices per symbol, zero-copy from the mmap for sealed blocks.
+//!
+//! This crate must never: drop acknowledged rows, panic on bytes read from disk (corruption is
+//! `StorageError::Corrupt` with the file and offset), or grow a buffer without a bound.
+
+pub mod batch;
+pub mod catalog;
+pub mod colfile;
+pub mod dict;
+pub mod error;
+pub mod hot;
+pub mod index;
+mod record;
+pub mod scan;
+pub mod shard;
+pub mod types;
+pub mod wal;
+
+pub use batch::{Batch, BatchColumn, ColumnBuf, StrValues, Values};
+pub use catalog::{Catalog, TableSpec};
+pub use error::{RequestError, Result, StorageError};
+pub use index::{BlockColumn, BlockMeta};
+pub use scan::{BlockView, ColumnData, ColumnSlice, ScanSpec, ScanStats};
+pub use shard::{Clock, CommitReport, RecoveryReport, Shard, ShardConfig, ShardStats, SystemClock};
+pub use types::{
+    day_name, day_of, Bitmap, ColumnId, ColumnSchema, ColumnType, Physical, Seq, SymKey, TableId,
+    TableSchema, Validity, NS_PER_DAY,
+};
+pub use wal::FsyncPolicy;
