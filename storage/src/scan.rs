@@ -1,5 +1,6 @@
 //! What scans yield: borrowed, time-sorted column slices of one symbol, block by block.
 
+use crate::dict::SymbolDict;
 use crate::index::BlockMeta;
 use crate::types::{ColumnType, SymKey, TableId, Validity};
 
@@ -67,6 +68,8 @@ pub struct BlockView<'a> {
     pub columns: Vec<ColumnSlice<'a>>,
     /// The sealed block's index entry (statistics for pruning); `None` for hot rows.
     pub meta: Option<&'a BlockMeta>,
+    /// The shard's symbol dictionary, to turn `ColumnData::Sym` ids into strings.
+    pub symbols: &'a SymbolDict,
 }
 
 /// Counters a scan reports.

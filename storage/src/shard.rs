@@ -795,7 +795,7 @@ impl Shard {
                         .partitions
                         .get(&(b.table_id, b.day))
                         .ok_or_else(|| corrupt(table_dir(&self.dir, b.table_id).join(day_name(b.day)), 0, "partition of an indexed block is missing"))?;
-                    let view = block_view(schema, part, b, spec)?;
+                    let view = block_view(schema, part, b, spec, &self.dict)?;
                     stats.blocks_read += 1;
                     stats.rows_read += view.rows as u64;
                     if view.rows > 0 && visit(&view).is_break() {
@@ -818,6 +818,7 @@ impl Shard {
                         rows: hi - lo,
                         columns,
                         meta: None,
+                        symbols: &self.dict,
                     };
                     stats.blocks_read += 1;
                     stats.rows_read += view.rows as u64;
@@ -1043,7 +1044,13 @@ fn hot_slice(ty: ColumnType, col: &ColumnBuf, lo: usize, hi: usize) -> ColumnSli
     ColumnSlice { ty, data, validity }
 }
 
-fn block_view<'a>(schema: &TableSchema, part: &'a Partition, b: &'a BlockMeta, spec: &ScanSpec) -> Result<BlockView<'a>> {
+fn block_view<'a>(
+    schema: &TableSchema,
+    part: &'a Partition,
+    b: &'a BlockMeta,
+    spec: &ScanSpec,
+    symbols: &'a SymbolDict,
+) -> Result<BlockView<'a>> {
     let rows = b.rows as usize;
     let column = |id: ColumnId| -> Result<Option<(&'a crate::index::BlockColumn, &'a [u8], Option<&'a [u8]>, &'a Path)>> {
         let Some(c) = b.columns.iter().find(|c| c.id == id) else { return Ok(None) };
@@ -1115,5 +1122,6 @@ fn block_view<'a>(schema: &TableSchema, part: &'a Partition, b: &'a BlockMeta, s
         rows: hi - lo,
         columns,
         meta: Some(b),
+        symbols,
     })
 }
