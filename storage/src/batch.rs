@@ -212,9 +212,7 @@ impl ColumnBuf {
             return;
         }
         let len = self.len();
-        let validity = self
-            .validity
-            .get_or_insert_with(|| Bitmap::all_valid(len));
+        let validity = self.validity.get_or_insert_with(|| Bitmap::all_valid(len));
         for _ in 0..count {
             self.values.push_default();
             validity.push(false);
@@ -311,12 +309,21 @@ impl Batch {
         self.column(name, ColumnBuf::new(Values::F64(v)))
     }
 
-    pub fn strs<S: AsRef<str>>(self, name: impl Into<String>, v: impl IntoIterator<Item = S>) -> Batch {
+    pub fn strs<S: AsRef<str>>(
+        self,
+        name: impl Into<String>,
+        v: impl IntoIterator<Item = S>,
+    ) -> Batch {
         self.column(name, ColumnBuf::new(Values::Str(StrValues::from_strs(v))))
     }
 
     /// A Symbol column given as codes into `dict`, which becomes the batch dictionary.
-    pub fn symbol_codes(mut self, name: impl Into<String>, dict: Vec<String>, codes: Vec<u32>) -> Batch {
+    pub fn symbol_codes(
+        mut self,
+        name: impl Into<String>,
+        dict: Vec<String>,
+        codes: Vec<u32>,
+    ) -> Batch {
         assert!(
             self.symbols.is_empty() || self.symbols == dict,
             "a batch has one symbol dictionary"

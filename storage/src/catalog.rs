@@ -81,10 +81,18 @@ impl Catalog {
         match fs::read(&path) {
             Ok(bytes) => {
                 let file: CatalogFile = serde_json::from_slice(&bytes).map_err(|e| {
-                    corrupt(&path, e.column() as u64, format!("catalog is not valid JSON: {e}"))
+                    corrupt(
+                        &path,
+                        e.column() as u64,
+                        format!("catalog is not valid JSON: {e}"),
+                    )
                 })?;
                 if file.version != CATALOG_VERSION {
-                    return Err(corrupt(&path, 0, format!("unknown catalog version {}", file.version)));
+                    return Err(corrupt(
+                        &path,
+                        0,
+                        format!("unknown catalog version {}", file.version),
+                    ));
                 }
                 for t in &file.tables {
                     t.check_invariants()
@@ -134,7 +142,10 @@ impl Catalog {
             return Err(RequestError::TableExists(spec.name));
         }
         if spec.name.is_empty() || spec.name.contains(['/', '\0']) {
-            return Err(RequestError::InvalidSchema(format!("bad table name {:?}", spec.name)));
+            return Err(RequestError::InvalidSchema(format!(
+                "bad table name {:?}",
+                spec.name
+            )));
         }
         let find = |n: &str| spec.columns.iter().position(|(c, _)| c == n);
         let ts_index = find(&spec.timestamp).ok_or_else(|| RequestError::MissingColumn {
@@ -182,7 +193,12 @@ impl Catalog {
         Ok(self.tables.remove(i))
     }
 
-    pub(crate) fn add_column(&mut self, table: &str, name: &str, ty: ColumnType) -> Result<usize, RequestError> {
+    pub(crate) fn add_column(
+        &mut self,
+        table: &str,
+        name: &str,
+        ty: ColumnType,
+    ) -> Result<usize, RequestError> {
         let t = self
             .tables
             .iter_mut()
@@ -195,7 +211,9 @@ impl Catalog {
             });
         }
         if name.is_empty() || t.next_column_id == u16::MAX {
-            return Err(RequestError::InvalidSchema(format!("cannot add column {name:?}")));
+            return Err(RequestError::InvalidSchema(format!(
+                "cannot add column {name:?}"
+            )));
         }
         t.columns.push(ColumnSchema {
             id: t.next_column_id,
@@ -259,17 +277,29 @@ mod tests {
     fn bad_specs_are_request_errors() {
         let dir = tempfile::tempdir().unwrap();
         let mut c = Catalog::open(dir.path()).unwrap();
-        assert_eq!(c.insert(TableSpec::trades()), Err(RequestError::TableExists("trades".into())));
+        assert_eq!(
+            c.insert(TableSpec::trades()),
+            Err(RequestError::TableExists("trades".into()))
+        );
         let no_ts = TableSpec::new("x").column("symbol", ColumnType::Symbol);
-        assert!(matches!(c.insert(no_ts), Err(RequestError::MissingColumn { .. })));
+        assert!(matches!(
+            c.insert(no_ts),
+            Err(RequestError::MissingColumn { .. })
+        ));
         let bad_ts = TableSpec::new("x")
             .column("timestamp", ColumnType::Int64)
             .column("symbol", ColumnType::Symbol);
-        assert!(matches!(c.insert(bad_ts), Err(RequestError::InvalidSchema(_))));
+        assert!(matches!(
+            c.insert(bad_ts),
+            Err(RequestError::InvalidSchema(_))
+        ));
         let float_key = TableSpec::new("x")
             .column("timestamp", ColumnType::Timestamp)
             .column("symbol", ColumnType::Float64);
-        assert!(matches!(c.insert(float_key), Err(RequestError::InvalidSchema(_))));
+        assert!(matches!(
+            c.insert(float_key),
+            Err(RequestError::InvalidSchema(_))
+        ));
         assert!(c.get("x").is_none(), "failed inserts leave no trace");
     }
 

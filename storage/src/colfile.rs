@@ -16,7 +16,10 @@ use crate::types::{ColumnId, ColumnType};
 /// and SIMD loads of a region's start are aligned.
 pub const REGION_ALIGN: u64 = 64;
 
-const _: () = assert!(cfg!(target_endian = "little"), "on-disk formats are little-endian");
+const _: () = assert!(
+    cfg!(target_endian = "little"),
+    "on-disk formats are little-endian"
+);
 
 /// One append-only column file and its current read mapping.
 pub struct ColumnFile {
@@ -128,7 +131,11 @@ impl ColumnFile {
         let end = offset.checked_add(len).filter(|&e| e <= map.len() as u64);
         match end {
             Some(end) => Ok(&map[offset as usize..end as usize]),
-            None => Err(corrupt(&self.path, offset, format!("region of {len} bytes is past the end of the file"))),
+            None => Err(corrupt(
+                &self.path,
+                offset,
+                format!("region of {len} bytes is past the end of the file"),
+            )),
         }
     }
 }
@@ -171,9 +178,12 @@ impl Partition {
         for entry in fs::read_dir(&dir).at(&dir)? {
             let entry = entry.at(&dir)?;
             let name = entry.file_name();
-            let id = name
-                .to_str()
-                .and_then(|n| n.strip_prefix('c')?.strip_suffix(".col")?.parse::<ColumnId>().ok());
+            let id = name.to_str().and_then(|n| {
+                n.strip_prefix('c')?
+                    .strip_suffix(".col")?
+                    .parse::<ColumnId>()
+                    .ok()
+            });
             if let Some(id) = id {
                 if !files.contains_key(&id) {
                     files.insert(id, ColumnFile::open(entry.path(), 0)?);
@@ -192,7 +202,14 @@ impl Partition {
     }
 
     /// Stages rows `lo..hi` of `col` (already time-sorted) as one block column.
-    pub fn stage_column(&mut self, id: ColumnId, ty: ColumnType, col: &ColumnBuf, lo: usize, hi: usize) -> Result<BlockColumn> {
+    pub fn stage_column(
+        &mut self,
+        id: ColumnId,
+        ty: ColumnType,
+        col: &ColumnBuf,
+        lo: usize,
+        hi: usize,
+    ) -> Result<BlockColumn> {
         let mut data = Vec::new();
         encode_values(&col.values, lo, hi, &mut data);
         let (has_stats, min_bits, max_bits) = stats(&col.values, col, lo, hi);
@@ -239,11 +256,19 @@ pub fn column_path(dir: &Path, id: ColumnId) -> PathBuf {
 
 fn encode_values(values: &Values, lo: usize, hi: usize, out: &mut Vec<u8>) {
     match values {
-        Values::I64(v) => v[lo..hi].iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
-        Values::U64(v) => v[lo..hi].iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
-        Values::F64(v) => v[lo..hi].iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
+        Values::I64(v) => v[lo..hi]
+            .iter()
+            .for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
+        Values::U64(v) => v[lo..hi]
+            .iter()
+            .for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
+        Values::F64(v) => v[lo..hi]
+            .iter()
+            .for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
         Values::Bool(v) => out.extend_from_slice(&v[lo..hi]),
-        Values::Sym(v) => v[lo..hi].iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
+        Values::Sym(v) => v[lo..hi]
+            .iter()
+            .for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
         Values::Str(s) => {
             let base = s.offsets[lo];
             for &o in &s.offsets[lo..=hi] {
@@ -256,7 +281,13 @@ fn encode_values(values: &Values, lo: usize, hi: usize, out: &mut Vec<u8>) {
 
 /// Min/max of the valid (and, for floats, non-NaN) values, as raw bits.
 fn stats(values: &Values, col: &ColumnBuf, lo: usize, hi: usize) -> (bool, u64, u64) {
-    fn fold<T: Copy + PartialOrd>(v: &[T], lo: usize, hi: usize, col: &ColumnBuf, keep: impl Fn(T) -> bool) -> Option<(T, T)> {
+    fn fold<T: Copy + PartialOrd>(
+        v: &[T],
+        lo: usize,
+        hi: usize,
+        col: &ColumnBuf,
+        keep: impl Fn(T) -> bool,
+    ) -> Option<(T, T)> {
         let mut acc: Option<(T, T)> = None;
         for (i, &x) in v.iter().enumerate().take(hi).skip(lo) {
             if !col.is_valid(i) || !keep(x) {
@@ -272,7 +303,9 @@ fn stats(values: &Values, col: &ColumnBuf, lo: usize, hi: usize) -> (bool, u64, 
     let r = match values {
         Values::I64(v) => fold(v, lo, hi, col, |_| true).map(|(a, b)| (a as u64, b as u64)),
         Values::U64(v) => fold(v, lo, hi, col, |_| true),
-        Values::F64(v) => fold(v, lo, hi, col, |x: f64| !x.is_nan()).map(|(a, b)| (a.to_bits(), b.to_bits())),
+        Values::F64(v) => {
+            fold(v, lo, hi, col, |x: f64| !x.is_nan()).map(|(a, b)| (a.to_bits(), b.to_bits()))
+        }
         Values::Bool(_) | Values::Sym(_) | Values::Str(_) => None,
     };
     match r {

@@ -61,11 +61,19 @@ impl SymbolDict {
             strings.push(Box::<str>::from(s));
             at += ENTRY_HEADER_BYTES + s.len();
         }
-        let file = OpenOptions::new().create(true).append(true).open(&path).at(&path)?;
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .at(&path)?;
         if (at as u64) < file.metadata().at(&path)?.len() {
             file.set_len(at as u64).at(&path)?;
         }
-        let ids = strings.iter().enumerate().map(|(i, s)| (s.clone(), i as u32)).collect();
+        let ids = strings
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.clone(), i as u32))
+            .collect();
         let persisted = strings.len();
         Ok(SymbolDict {
             path,
@@ -149,6 +157,9 @@ mod tests {
         assert_eq!(d.intern("GOOG"), 2);
         d.flush(false).unwrap();
         drop(d);
-        assert_eq!(SymbolDict::open(dir.path()).unwrap().lookup("GOOG"), Some(2));
+        assert_eq!(
+            SymbolDict::open(dir.path()).unwrap().lookup("GOOG"),
+            Some(2)
+        );
     }
 }

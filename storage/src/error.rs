@@ -58,7 +58,9 @@ pub enum RequestError {
     MissingColumn { table: String, column: String },
     #[error("invalid schema: {0}")]
     InvalidSchema(String),
-    #[error("symbol code {code} at row {row} is outside the batch dictionary of {dict_len} entries")]
+    #[error(
+        "symbol code {code} at row {row} is outside the batch dictionary of {dict_len} entries"
+    )]
     BadSymbolCode {
         row: usize,
         code: u32,
@@ -88,7 +90,11 @@ impl<T> IoContext<T> for std::io::Result<T> {
     }
 }
 
-pub(crate) fn corrupt(file: impl Into<PathBuf>, offset: u64, reason: impl Into<String>) -> StorageError {
+pub(crate) fn corrupt(
+    file: impl Into<PathBuf>,
+    offset: u64,
+    reason: impl Into<String>,
+) -> StorageError {
     StorageError::Corrupt {
         file: file.into(),
         offset,

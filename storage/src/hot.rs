@@ -77,7 +77,10 @@ impl HotBuffer {
 
     /// Keeps only the rows for which `keep(row)` holds.
     pub fn retain_rows(&mut self, keep: impl Fn(usize) -> bool) {
-        let rows: Vec<u32> = (0..self.rows()).filter(|&i| keep(i)).map(|i| i as u32).collect();
+        let rows: Vec<u32> = (0..self.rows())
+            .filter(|&i| keep(i))
+            .map(|i| i as u32)
+            .collect();
         if rows.len() == self.rows() {
             return;
         }
@@ -97,7 +100,10 @@ impl HotBuffer {
             }
         }
         if self.sorted {
-            assert!(self.ts(ts_index).windows(2).all(|w| w[0] <= w[1]), "sorted flag is true");
+            assert!(
+                self.ts(ts_index).windows(2).all(|w| w[0] <= w[1]),
+                "sorted flag is true"
+            );
         }
         assert!(n == 0 || self.min_seq <= self.max_seq);
     }

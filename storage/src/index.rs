@@ -59,7 +59,11 @@ pub enum IndexRecord {
     Seal(Vec<BlockMeta>),
     /// Partitions of `table_id` with day < `cutoff_day` are gone; WAL rows of those days with
     /// seq <= `seq` must not be replayed.
-    DropBefore { table_id: TableId, cutoff_day: i32, seq: Seq },
+    DropBefore {
+        table_id: TableId,
+        cutoff_day: i32,
+        seq: Seq,
+    },
 }
 
 fn put_u16(b: &mut Vec<u8>, v: u16) {
@@ -91,13 +95,16 @@ impl<'a> Reader<'a> {
         self.take(1).map(|b| b[0])
     }
     pub fn u16(&mut self) -> Option<u16> {
-        self.take(2).map(|b| u16::from_le_bytes(b.try_into().expect("2")))
+        self.take(2)
+            .map(|b| u16::from_le_bytes(b.try_into().expect("2")))
     }
     pub fn u32(&mut self) -> Option<u32> {
-        self.take(4).map(|b| u32::from_le_bytes(b.try_into().expect("4")))
+        self.take(4)
+            .map(|b| u32::from_le_bytes(b.try_into().expect("4")))
     }
     pub fn u64(&mut self) -> Option<u64> {
-        self.take(8).map(|b| u64::from_le_bytes(b.try_into().expect("8")))
+        self.take(8)
+            .map(|b| u64::from_le_bytes(b.try_into().expect("8")))
     }
     pub fn i64(&mut self) -> Option<i64> {
         self.u64().map(|v| v as i64)
@@ -237,7 +244,11 @@ impl IndexLog {
             }
             let version = u32::from_le_bytes(bytes[8..12].try_into().expect("4"));
             if version != INDEX_VERSION {
-                return Err(corrupt(&path, 8, format!("unknown block index version {version}")));
+                return Err(corrupt(
+                    &path,
+                    8,
+                    format!("unknown block index version {version}"),
+                ));
             }
             valid = INDEX_HEADER_BYTES;
             while valid < bytes.len() {
@@ -255,7 +266,13 @@ impl IndexLog {
                         valid += r.at;
                     }
                     // The CRC matched but the record does not decode: not a torn write.
-                    Some(None) => return Err(corrupt(&path, valid as u64, "undecodable block index record")),
+                    Some(None) => {
+                        return Err(corrupt(
+                            &path,
+                            valid as u64,
+                            "undecodable block index record",
+                        ))
+                    }
                     None => {
                         log::warn!(
                             "block index {}: torn record at offset {valid}; truncating {} bytes",
@@ -267,7 +284,11 @@ impl IndexLog {
                 }
             }
         }
-        let mut file = OpenOptions::new().create(true).append(true).open(&path).at(&path)?;
+        let mut file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .at(&path)?;
         if valid < INDEX_HEADER_BYTES {
             file.set_len(0).at(&path)?;
             let mut h = [0u8; INDEX_HEADER_BYTES];

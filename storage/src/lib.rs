@@ -32,7 +32,7 @@ pub use index::{BlockColumn, BlockMeta};
 pub use scan::{BlockView, ColumnData, ColumnSlice, ScanSpec, ScanStats};
 pub use shard::{Clock, CommitReport, RecoveryReport, Shard, ShardConfig, ShardStats, SystemClock};
 pub use types::{
-    day_name, day_of, shard_of_int, shard_of_symbol, Bitmap, ColumnId, ColumnSchema, ColumnType, Physical, Seq, SymKey, TableId,
-    TableSchema, Validity, NS_PER_DAY,
+    day_name, day_of, shard_of_int, shard_of_symbol, Bitmap, ColumnId, ColumnSchema, ColumnType,
+    Physical, Seq, SymKey, TableId, TableSchema, Validity, NS_PER_DAY,
 };
 pub use wal::FsyncPolicy;

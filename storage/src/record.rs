@@ -28,7 +28,13 @@ fn physical_from_tag(t: u8) -> Option<Physical> {
 }
 
 /// Appends the payload for `columns` (all of `rows` rows) of table `table_id`.
-pub(crate) fn encode(out: &mut Vec<u8>, table_id: TableId, rows: usize, symbols: &[String], columns: &[(ColumnId, &ColumnBuf)]) {
+pub(crate) fn encode(
+    out: &mut Vec<u8>,
+    table_id: TableId,
+    rows: usize,
+    symbols: &[String],
+    columns: &[(ColumnId, &ColumnBuf)],
+) {
     out.extend_from_slice(&table_id.to_le_bytes());
     out.extend_from_slice(&(rows as u32).to_le_bytes());
     out.extend_from_slice(&(symbols.len() as u32).to_le_bytes());
@@ -46,13 +52,23 @@ pub(crate) fn encode(out: &mut Vec<u8>, table_id: TableId, rows: usize, symbols:
             out.extend_from_slice(v.bytes());
         }
         match &col.values {
-            Values::I64(v) => v.iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
-            Values::U64(v) => v.iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
-            Values::F64(v) => v.iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
+            Values::I64(v) => v
+                .iter()
+                .for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
+            Values::U64(v) => v
+                .iter()
+                .for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
+            Values::F64(v) => v
+                .iter()
+                .for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
             Values::Bool(v) => out.extend_from_slice(v),
-            Values::Sym(v) => v.iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
+            Values::Sym(v) => v
+                .iter()
+                .for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
             Values::Str(s) => {
-                s.offsets.iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes()));
+                s.offsets
+                    .iter()
+                    .for_each(|x| out.extend_from_slice(&x.to_le_bytes()));
                 out.extend_from_slice(&s.bytes);
             }
         }
@@ -82,9 +98,18 @@ pub(crate) fn decode(payload: &[u8]) -> Option<DecodedRecord> {
     }
     let ncols = r.u16()? as usize;
     let mut columns = Vec::with_capacity(ncols);
-    fn words<T, const N: usize>(r: &mut Reader<'_>, n: usize, f: fn([u8; N]) -> T) -> Option<Vec<T>> {
+    fn words<T, const N: usize>(
+        r: &mut Reader<'_>,
+        n: usize,
+        f: fn([u8; N]) -> T,
+    ) -> Option<Vec<T>> {
         let bytes = r.take(n.checked_mul(N)?)?;
-        Some(bytes.chunks_exact(N).map(|c| f(c.try_into().expect("N bytes"))).collect())
+        Some(
+            bytes
+                .chunks_exact(N)
+                .map(|c| f(c.try_into().expect("N bytes")))
+                .collect(),
+        )
     }
     for _ in 0..ncols {
         let id = r.u16()?;
@@ -133,13 +158,20 @@ mod tests {
     fn every_physical_type_round_trips() {
         let cols = [
             ColumnBuf::new(Values::I64(vec![-1, i64::MAX, 3])),
-            ColumnBuf::with_validity(Values::U64(vec![1, 0, 3]), Bitmap::from_bools([true, false, true])),
+            ColumnBuf::with_validity(
+                Values::U64(vec![1, 0, 3]),
+                Bitmap::from_bools([true, false, true]),
+            ),
             ColumnBuf::new(Values::F64(vec![1.5, f64::NAN, -0.0])),
             ColumnBuf::new(Values::Bool(vec![1, 0, 1])),
             ColumnBuf::new(Values::Sym(vec![1, 0, 1])),
             ColumnBuf::new(Values::Str(StrValues::from_strs(["", "héllo", "x"]))),
         ];
-        let refs: Vec<(ColumnId, &ColumnBuf)> = cols.iter().enumerate().map(|(i, c)| (i as u16 * 3, c)).collect();
+        let refs: Vec<(ColumnId, &ColumnBuf)> = cols
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (i as u16 * 3, c))
+            .collect();
         let symbols = vec!["AAPL".to_string(), "MSFT".to_string()];
         let mut buf = Vec::new();
         encode(&mut buf, 7, 3, &symbols, &refs);

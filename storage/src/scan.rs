@@ -41,7 +41,10 @@ pub enum ColumnData<'a> {
     Sym(&'a [u32]),
     /// Value `i` is `bytes[offsets[i] as usize..offsets[i + 1] as usize]`; `offsets` has one
     /// more entry than there are rows and need not start at 0.
-    Str { offsets: &'a [u32], bytes: &'a [u8] },
+    Str {
+        offsets: &'a [u32],
+        bytes: &'a [u8],
+    },
     /// The column did not exist when this block was sealed: every row is NULL.
     Null,
 }

@@ -16,7 +16,9 @@ use crate::hot::HotBuffer;
 use crate::index::{BlockMeta, IndexLog, IndexRecord};
 use crate::record;
 use crate::scan::{BlockView, ColumnData, ColumnSlice, ScanSpec, ScanStats};
-use crate::types::{day_name, day_of, ColumnId, ColumnType, Physical, Seq, SymKey, TableId, TableSchema, Validity};
+use crate::types::{
+    day_name, day_of, ColumnId, ColumnType, Physical, Seq, SymKey, TableId, TableSchema, Validity,
+};
 use crate::wal::{FsyncPolicy, Wal, WalReplay};
 
 /// The time source, behind a trait so tests and simulations control it.
@@ -149,16 +151,21 @@ impl HotSet {
         }
         // Symbol-typed columns arrive as batch-local codes or strings; store dictionary ids.
         let mut local_ids: Option<Vec<u32>> = None;
-        let mut converted: Vec<(usize, Cow<'_, ColumnBuf>)> = Vec::with_capacity(batch.columns.len());
+        let mut converted: Vec<(usize, Cow<'_, ColumnBuf>)> =
+            Vec::with_capacity(batch.columns.len());
         for &(pos, _, col) in &batch.columns {
             let c = if schema.columns[pos].ty == ColumnType::Symbol {
                 let ids: Vec<u32> = match &col.values {
                     Values::Sym(codes) => {
-                        let map = local_ids.get_or_insert_with(|| batch.symbols.iter().map(|s| dict.intern(s)).collect());
+                        let map = local_ids.get_or_insert_with(|| {
+                            batch.symbols.iter().map(|s| dict.intern(s)).collect()
+                        });
                         codes.iter().map(|&c| map[c as usize]).collect()
                     }
                     Values::Str(s) => (0..s.len())
-                        .map(|i| dict.intern(std::str::from_utf8(s.get(i)).expect("validated UTF-8")))
+                        .map(|i| {
+                            dict.intern(std::str::from_utf8(s.get(i)).expect("validated UTF-8"))
+                        })
                         .collect(),
                     other => unreachable!("validated symbol column holds {:?}", other.physical()),
                 };
@@ -172,12 +179,18 @@ impl HotSet {
             converted.push((pos, c));
         }
         let col_at = |pos: usize| converted.iter().find(|(p, _)| *p == pos).map(|(_, c)| &**c);
-        let ts = match &col_at(schema.ts_index).expect("validated: timestamp present").values {
+        let ts = match &col_at(schema.ts_index)
+            .expect("validated: timestamp present")
+            .values
+        {
             Values::I64(v) => v.as_slice(),
             _ => unreachable!("validated timestamp type"),
         };
         self.keys.clear();
-        match &col_at(schema.key_index).expect("validated: key present").values {
+        match &col_at(schema.key_index)
+            .expect("validated: key present")
+            .values
+        {
             Values::Sym(v) => self.keys.extend(v.iter().map(|&x| x as u64)),
             Values::I64(v) => self.keys.extend(v.iter().map(|&x| x as u64)),
             Values::U64(v) => self.keys.extend_from_slice(v),
@@ -217,7 +230,10 @@ impl HotSet {
                 (self.groups[g].0, Some(&self.groups[g].1))
             };
             let hk = (schema.id, key);
-            let buf = self.buffers.entry(hk).or_insert_with(|| HotBuffer::new(schema));
+            let buf = self
+                .buffers
+                .entry(hk)
+                .or_insert_with(|| HotBuffer::new(schema));
             let before_rows = buf.rows();
             let before_bytes = buf.bytes();
             if before_rows == 0 {
@@ -276,7 +292,11 @@ impl HotSet {
 
     /// The lowest seq any hot row came from, or `None` when nothing is hot.
     fn min_seq(&self) -> Option<Seq> {
-        self.buffers.values().filter(|b| b.rows() > 0).map(|b| b.min_seq).min()
+        self.buffers
+            .values()
+            .filter(|b| b.rows() > 0)
+            .map(|b| b.min_seq)
+            .min()
     }
 }
 
@@ -350,9 +370,19 @@ impl Shard {
         for list in blocks.values() {
             for b in list {
                 if b.key as usize >= dict.len()
-                    && catalog.get_by_id(b.table_id).is_some_and(|t| t.key_type() == ColumnType::Symbol)
+                    && catalog
+                        .get_by_id(b.table_id)
+                        .is_some_and(|t| t.key_type() == ColumnType::Symbol)
                 {
-                    return Err(corrupt(dir.join(crate::dict::DICT_FILE), 0, format!("block references symbol id {} but the dictionary has {}", b.key, dict.len())));
+                    return Err(corrupt(
+                        dir.join(crate::dict::DICT_FILE),
+                        0,
+                        format!(
+                            "block references symbol id {} but the dictionary has {}",
+                            b.key,
+                            dict.len()
+                        ),
+                    ));
                 }
             }
         }
@@ -367,34 +397,57 @@ impl Shard {
         let mut report = RecoveryReport::default();
         let now_ns = config.clock.now_ns();
         let wal_dir = dir.join("wal");
-        let (mut wal, wal_report) = Wal::open(&wal_dir, config.fsync, config.wal_segment_bytes, |seq, payload| {
-            let rec = record::decode(payload).ok_or_else(|| corrupt(&wal_dir, 0, format!("undecodable WAL record seq {seq}")))?;
-            let Some(schema) = catalog.get_by_id(rec.table_id) else {
-                report.rows_skipped += rec.rows as u64;
-                return Ok(());
-            };
-            let mut columns = Vec::with_capacity(rec.columns.len());
-            for (id, col) in &rec.columns {
-                if let Some(pos) = schema.column_index_by_id(*id) {
-                    columns.push((pos, *id, col));
+        let (mut wal, wal_report) = Wal::open(
+            &wal_dir,
+            config.fsync,
+            config.wal_segment_bytes,
+            |seq, payload| {
+                let rec = record::decode(payload).ok_or_else(|| {
+                    corrupt(&wal_dir, 0, format!("undecodable WAL record seq {seq}"))
+                })?;
+                let Some(schema) = catalog.get_by_id(rec.table_id) else {
+                    report.rows_skipped += rec.rows as u64;
+                    return Ok(());
+                };
+                let mut columns = Vec::with_capacity(rec.columns.len());
+                for (id, col) in &rec.columns {
+                    if let Some(pos) = schema.column_index_by_id(*id) {
+                        columns.push((pos, *id, col));
+                    }
                 }
-            }
-            let resolved = Resolved {
-                table_id: rec.table_id,
-                rows: rec.rows,
-                symbols: &rec.symbols,
-                columns,
-            };
-            let table_drops: Vec<(i32, Seq)> = drops.iter().filter(|d| d.0 == rec.table_id).map(|d| (d.1, d.2)).collect();
-            let skip = |key: SymKey, ts: i64| {
-                sealed_seq.get(&(rec.table_id, key)).is_some_and(|&s| seq <= s)
-                    || table_drops.iter().any(|&(cut, dseq)| seq <= dseq && day_of(ts) < cut)
-            };
-            let added = hot.apply(schema, &mut dict, &resolved, seq, now_ns, usize::MAX, Some(&skip));
-            report.rows_replayed += added as u64;
-            report.rows_skipped += (rec.rows - added) as u64;
-            Ok(())
-        })?;
+                let resolved = Resolved {
+                    table_id: rec.table_id,
+                    rows: rec.rows,
+                    symbols: &rec.symbols,
+                    columns,
+                };
+                let table_drops: Vec<(i32, Seq)> = drops
+                    .iter()
+                    .filter(|d| d.0 == rec.table_id)
+                    .map(|d| (d.1, d.2))
+                    .collect();
+                let skip = |key: SymKey, ts: i64| {
+                    sealed_seq
+                        .get(&(rec.table_id, key))
+                        .is_some_and(|&s| seq <= s)
+                        || table_drops
+                            .iter()
+                            .any(|&(cut, dseq)| seq <= dseq && day_of(ts) < cut)
+                };
+                let added = hot.apply(
+                    schema,
+                    &mut dict,
+                    &resolved,
+                    seq,
+                    now_ns,
+                    usize::MAX,
+                    Some(&skip),
+                );
+                report.rows_replayed += added as u64;
+                report.rows_skipped += (rec.rows - added) as u64;
+                Ok(())
+            },
+        )?;
         wal.advance_seq_to(max_sealed_seq);
         report.wal = wal_report;
         report.blocks = blocks.values().map(Vec::len).sum();
@@ -501,7 +554,13 @@ impl Shard {
     pub fn drop_table(&mut self, name: &str) -> Result<()> {
         let schema = self.catalog.remove(name)?;
         self.catalog.persist()?;
-        let keys: Vec<HotKey> = self.hot.buffers.keys().filter(|k| k.0 == schema.id).copied().collect();
+        let keys: Vec<HotKey> = self
+            .hot
+            .buffers
+            .keys()
+            .filter(|k| k.0 == schema.id)
+            .copied()
+            .collect();
         for k in keys {
             self.hot.remove(&k);
         }
@@ -544,14 +603,21 @@ impl Shard {
         if resolved.rows == 0 {
             return Ok(self.wal.last_seq());
         }
-        let ids: Vec<(ColumnId, &ColumnBuf)> = resolved.columns.iter().map(|&(_, id, c)| (id, c)).collect();
-        let seq = self
-            .wal
-            .append(|buf| record::encode(buf, resolved.table_id, resolved.rows, &batch.symbols, &ids));
+        let ids: Vec<(ColumnId, &ColumnBuf)> =
+            resolved.columns.iter().map(|&(_, id, c)| (id, c)).collect();
+        let seq = self.wal.append(|buf| {
+            record::encode(buf, resolved.table_id, resolved.rows, &batch.symbols, &ids)
+        });
         let now_ns = self.config.clock.now_ns();
-        let added = self
-            .hot
-            .apply(schema, &mut self.dict, &resolved, seq, now_ns, self.config.block_rows, None);
+        let added = self.hot.apply(
+            schema,
+            &mut self.dict,
+            &resolved,
+            seq,
+            now_ns,
+            self.config.block_rows,
+            None,
+        );
         debug_assert_eq!(added, resolved.rows);
         self.stats.rows_appended += added as u64;
         Ok(seq)
@@ -564,7 +630,13 @@ impl Shard {
         self.wal.flush(now_ns)?;
         self.stats.wal_bytes_written = self.wal.bytes_written();
         if self.hot.bytes > self.config.hot_bytes_max {
-            let all: Vec<HotKey> = self.hot.buffers.iter().filter(|(_, b)| b.rows() > 0).map(|(k, _)| *k).collect();
+            let all: Vec<HotKey> = self
+                .hot
+                .buffers
+                .iter()
+                .filter(|(_, b)| b.rows() > 0)
+                .map(|(k, _)| *k)
+                .collect();
             self.seal(&all)?;
         } else if !self.hot.queued.is_empty() {
             let queued = std::mem::take(&mut self.hot.queued);
@@ -597,7 +669,13 @@ impl Shard {
         let now_ns = self.config.clock.now_ns();
         self.wal.flush(now_ns)?;
         self.wal.sync(now_ns)?;
-        let all: Vec<HotKey> = self.hot.buffers.iter().filter(|(_, b)| b.rows() > 0).map(|(k, _)| *k).collect();
+        let all: Vec<HotKey> = self
+            .hot
+            .buffers
+            .iter()
+            .filter(|(_, b)| b.rows() > 0)
+            .map(|(k, _)| *k)
+            .collect();
         self.seal(&all)?;
         Ok(self.report())
     }
@@ -619,8 +697,12 @@ impl Shard {
         let mut touched: HashSet<(TableId, i32)> = HashSet::new();
         let staged = (|| -> Result<()> {
             for hk in keys {
-                let Some(schema) = self.catalog.get_by_id(hk.0) else { continue };
-                let Some(buf) = self.hot.buffers.get_mut(hk) else { continue };
+                let Some(schema) = self.catalog.get_by_id(hk.0) else {
+                    continue;
+                };
+                let Some(buf) = self.hot.buffers.get_mut(hk) else {
+                    continue;
+                };
                 if buf.rows() == 0 {
                     continue;
                 }
@@ -635,7 +717,10 @@ impl Shard {
                         std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
                         std::collections::hash_map::Entry::Vacant(e) => {
                             self.stats.partitions_created += 1;
-                            e.insert(Partition::open(table_dir(&self.dir, hk.0).join(day_name(day)), &HashMap::new())?)
+                            e.insert(Partition::open(
+                                table_dir(&self.dir, hk.0).join(day_name(day)),
+                                &HashMap::new(),
+                            )?)
                         }
                     };
                     touched.insert((hk.0, day));
@@ -685,7 +770,9 @@ impl Shard {
             let at = list.partition_point(|x| x.min_ts <= b.min_ts);
             list.insert(at, b);
         }
-        self.hot.queued.retain(|k| self.hot.buffers.get(k).is_some_and(|b| b.queued));
+        self.hot
+            .queued
+            .retain(|k| self.hot.buffers.get(k).is_some_and(|b| b.queued));
         let watermark = self.hot.min_seq().unwrap_or(self.wal.last_seq() + 1);
         self.wal.delete_before(watermark)?;
         self.refresh_block_stats();
@@ -720,7 +807,13 @@ impl Shard {
             }
         }
         self.blocks.retain(|_, l| !l.is_empty());
-        let keys: Vec<HotKey> = self.hot.buffers.keys().filter(|k| k.0 == schema.id).copied().collect();
+        let keys: Vec<HotKey> = self
+            .hot
+            .buffers
+            .keys()
+            .filter(|k| k.0 == schema.id)
+            .copied()
+            .collect();
         for k in keys {
             let mut buf = self.hot.remove(&k).expect("listed");
             let ts: Vec<i64> = buf.ts(schema.ts_index).to_vec();
@@ -752,7 +845,11 @@ impl Shard {
     /// Calls `visit` with time-sorted views of the requested rows: per key ascending, its sealed
     /// blocks (pruned by time range, ordered by first timestamp) and then its hot rows. Blocks
     /// of one key can overlap in time when late rows arrived after a seal.
-    pub fn scan(&mut self, spec: &ScanSpec, mut visit: impl FnMut(&BlockView<'_>) -> ControlFlow<()>) -> Result<ScanStats> {
+    pub fn scan(
+        &mut self,
+        spec: &ScanSpec,
+        mut visit: impl FnMut(&BlockView<'_>) -> ControlFlow<()>,
+    ) -> Result<ScanStats> {
         let schema = self
             .catalog
             .get_by_id(spec.table)
@@ -791,10 +888,13 @@ impl Shard {
                         stats.blocks_pruned += 1;
                         continue;
                     }
-                    let part = self
-                        .partitions
-                        .get(&(b.table_id, b.day))
-                        .ok_or_else(|| corrupt(table_dir(&self.dir, b.table_id).join(day_name(b.day)), 0, "partition of an indexed block is missing"))?;
+                    let part = self.partitions.get(&(b.table_id, b.day)).ok_or_else(|| {
+                        corrupt(
+                            table_dir(&self.dir, b.table_id).join(day_name(b.day)),
+                            0,
+                            "partition of an indexed block is missing",
+                        )
+                    })?;
                     let view = block_view(schema, part, b, spec, &self.dict)?;
                     stats.blocks_read += 1;
                     stats.rows_read += view.rows as u64;
@@ -841,16 +941,22 @@ impl Shard {
                     .get(&(b.table_id, b.day))
                     .ok_or_else(|| corrupt(&self.dir, 0, "partition missing"))?;
                 for c in &b.columns {
-                    let f = part
-                        .files
-                        .get(&c.id)
-                        .ok_or_else(|| corrupt(&part.dir, 0, format!("column file c{}.col missing", c.id)))?;
+                    let f = part.files.get(&c.id).ok_or_else(|| {
+                        corrupt(&part.dir, 0, format!("column file c{}.col missing", c.id))
+                    })?;
                     let mut crc = crc32c::crc32c(f.bytes(c.offset, c.data_bytes)?);
                     if c.null_count > 0 {
-                        crc = crc32c::crc32c_append(crc, f.bytes(c.validity_offset, (b.rows as u64).div_ceil(8))?);
+                        crc = crc32c::crc32c_append(
+                            crc,
+                            f.bytes(c.validity_offset, (b.rows as u64).div_ceil(8))?,
+                        );
                     }
                     if crc != c.crc {
-                        return Err(corrupt(f.path(), c.offset, format!("block CRC mismatch (block of {} rows)", b.rows)));
+                        return Err(corrupt(
+                            f.path(),
+                            c.offset,
+                            format!("block CRC mismatch (block of {} rows)", b.rows),
+                        ));
                     }
                 }
                 rows += b.rows as u64;
@@ -863,8 +969,15 @@ impl Shard {
     pub fn check_invariants(&self) {
         let mut rows = 0;
         for (k, buf) in &self.hot.buffers {
-            let schema = self.catalog.get_by_id(k.0).expect("hot buffer of a live table");
-            assert_eq!(buf.cols.len(), schema.columns.len(), "hot buffer has every column");
+            let schema = self
+                .catalog
+                .get_by_id(k.0)
+                .expect("hot buffer of a live table");
+            assert_eq!(
+                buf.cols.len(),
+                schema.columns.len(),
+                "hot buffer has every column"
+            );
             buf.check_invariants(schema.ts_index);
             rows += buf.rows();
         }
@@ -872,13 +985,25 @@ impl Shard {
         let bytes: usize = self.hot.buffers.values().map(HotBuffer::bytes).sum();
         assert_eq!(bytes, self.hot.bytes, "hot byte count");
         for (k, list) in &self.blocks {
-            assert!(self.catalog.get_by_id(k.0).is_some(), "blocks of a live table");
-            assert!(list.windows(2).all(|w| w[0].min_ts <= w[1].min_ts), "blocks ordered");
+            assert!(
+                self.catalog.get_by_id(k.0).is_some(),
+                "blocks of a live table"
+            );
+            assert!(
+                list.windows(2).all(|w| w[0].min_ts <= w[1].min_ts),
+                "blocks ordered"
+            );
             for b in list {
                 assert_eq!((b.table_id, b.key), *k);
                 assert!(b.min_ts <= b.max_ts && b.rows > 0);
-                assert!(day_of(b.min_ts) == b.day && day_of(b.max_ts) == b.day, "block within its day");
-                assert!(self.partitions.contains_key(&(b.table_id, b.day)), "partition open");
+                assert!(
+                    day_of(b.min_ts) == b.day && day_of(b.max_ts) == b.day,
+                    "block within its day"
+                );
+                assert!(
+                    self.partitions.contains_key(&(b.table_id, b.day)),
+                    "partition open"
+                );
             }
         }
     }
@@ -889,12 +1014,17 @@ fn resolve<'b>(schema: &TableSchema, batch: &'b Batch) -> Result<Resolved<'b>, R
     let rows = batch.rows();
     let mut columns = Vec::with_capacity(batch.columns.len());
     for bc in &batch.columns {
-        let pos = schema.column_index(&bc.name).ok_or_else(|| RequestError::UnknownColumn {
-            table: schema.name.clone(),
-            column: bc.name.clone(),
-        })?;
+        let pos = schema
+            .column_index(&bc.name)
+            .ok_or_else(|| RequestError::UnknownColumn {
+                table: schema.name.clone(),
+                column: bc.name.clone(),
+            })?;
         if columns.iter().any(|&(p, _, _)| p == pos) {
-            return Err(RequestError::InvalidSchema(format!("column '{}' given twice", bc.name)));
+            return Err(RequestError::InvalidSchema(format!(
+                "column '{}' given twice",
+                bc.name
+            )));
         }
         let c = &schema.columns[pos];
         let got = bc.data.values.physical();
@@ -931,7 +1061,11 @@ fn resolve<'b>(schema: &TableSchema, batch: &'b Batch) -> Result<Resolved<'b>, R
         }
         match &bc.data.values {
             Values::Sym(codes) => {
-                if let Some((row, &code)) = codes.iter().enumerate().find(|(_, &c)| c as usize >= batch.symbols.len()) {
+                if let Some((row, &code)) = codes
+                    .iter()
+                    .enumerate()
+                    .find(|(_, &c)| c as usize >= batch.symbols.len())
+                {
                     return Err(RequestError::BadSymbolCode {
                         row,
                         code,
@@ -984,7 +1118,11 @@ fn table_dir(dir: &Path, table: TableId) -> PathBuf {
 
 /// Opens every partition that indexed blocks live in (cutting leftovers of torn seals) and
 /// removes directories no live block references.
-fn open_partitions(dir: &Path, catalog: &Catalog, blocks: &BTreeMap<HotKey, Vec<BlockMeta>>) -> Result<HashMap<(TableId, i32), Partition>> {
+fn open_partitions(
+    dir: &Path,
+    catalog: &Catalog,
+    blocks: &BTreeMap<HotKey, Vec<BlockMeta>>,
+) -> Result<HashMap<(TableId, i32), Partition>> {
     let mut extents: HashMap<(TableId, i32), HashMap<ColumnId, u64>> = HashMap::new();
     for b in blocks.values().flatten() {
         let e = extents.entry((b.table_id, b.day)).or_default();
@@ -1000,7 +1138,10 @@ fn open_partitions(dir: &Path, catalog: &Catalog, blocks: &BTreeMap<HotKey, Vec<
     let tables = dir.join("tables");
     for entry in fs::read_dir(&tables).at(&tables)? {
         let entry = entry.at(&tables)?;
-        let tid = entry.file_name().to_str().and_then(|n| n.parse::<TableId>().ok());
+        let tid = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<TableId>().ok());
         let live = tid.is_some_and(|t| catalog.get_by_id(t).is_some());
         if !live {
             log::warn!("removing data of dropped table {}", entry.path().display());
@@ -1010,7 +1151,10 @@ fn open_partitions(dir: &Path, catalog: &Catalog, blocks: &BTreeMap<HotKey, Vec<
         let tid = tid.expect("live");
         for day_entry in fs::read_dir(entry.path()).at(entry.path())? {
             let day_entry = day_entry.at(entry.path())?;
-            let day = day_entry.file_name().to_str().and_then(crate::types::parse_day_name);
+            let day = day_entry
+                .file_name()
+                .to_str()
+                .and_then(crate::types::parse_day_name);
             if day.is_none_or(|d| !extents.contains_key(&(tid, d))) {
                 fs::remove_dir_all(day_entry.path()).at(day_entry.path())?;
             }
@@ -1052,8 +1196,17 @@ fn block_view<'a>(
     symbols: &'a SymbolDict,
 ) -> Result<BlockView<'a>> {
     let rows = b.rows as usize;
-    let column = |id: ColumnId| -> Result<Option<(&'a crate::index::BlockColumn, &'a [u8], Option<&'a [u8]>, &'a Path)>> {
-        let Some(c) = b.columns.iter().find(|c| c.id == id) else { return Ok(None) };
+    let column = |id: ColumnId| -> Result<
+        Option<(
+            &'a crate::index::BlockColumn,
+            &'a [u8],
+            Option<&'a [u8]>,
+            &'a Path,
+        )>,
+    > {
+        let Some(c) = b.columns.iter().find(|c| c.id == id) else {
+            return Ok(None);
+        };
         let f = part
             .files
             .get(&id)
@@ -1066,11 +1219,16 @@ fn block_view<'a>(
         };
         Ok(Some((c, data, validity, f.path())))
     };
-    let bad = |path: &Path, offset: u64, what: &str| corrupt(path, offset, format!("{what} in block of {rows} rows"));
+    let bad = |path: &Path, offset: u64, what: &str| {
+        corrupt(path, offset, format!("{what} in block of {rows} rows"))
+    };
     // Narrow to the requested time range by binary search on the sorted timestamps.
     let ts_id = schema.columns[schema.ts_index].id;
-    let (c, ts_bytes, _, path) = column(ts_id)?.ok_or_else(|| bad(&part.dir, 0, "no timestamp column"))?;
-    let ts: &[i64] = cast(ts_bytes).filter(|t| t.len() == rows).ok_or_else(|| bad(path, c.offset, "bad timestamp region"))?;
+    let (c, ts_bytes, _, path) =
+        column(ts_id)?.ok_or_else(|| bad(&part.dir, 0, "no timestamp column"))?;
+    let ts: &[i64] = cast(ts_bytes)
+        .filter(|t| t.len() == rows)
+        .ok_or_else(|| bad(path, c.offset, "bad timestamp region"))?;
     let lo = ts.partition_point(|&t| t < spec.ts_min);
     let hi = ts.partition_point(|&t| t <= spec.ts_max).max(lo);
     let mut columns = Vec::with_capacity(spec.columns.len());
@@ -1089,11 +1247,31 @@ fn block_view<'a>(
         }
         let wrong = || bad(path, c.offset, "bad values region");
         let data = match sc.ty.physical() {
-            Physical::I64 => ColumnData::I64(&cast::<i64>(data).filter(|v| v.len() == rows).ok_or_else(wrong)?[lo..hi]),
-            Physical::U64 => ColumnData::U64(&cast::<u64>(data).filter(|v| v.len() == rows).ok_or_else(wrong)?[lo..hi]),
-            Physical::F64 => ColumnData::F64(&cast::<f64>(data).filter(|v| v.len() == rows).ok_or_else(wrong)?[lo..hi]),
-            Physical::Bool => ColumnData::Bool(data.get(lo..hi).filter(|_| data.len() == rows).ok_or_else(wrong)?),
-            Physical::Sym => ColumnData::Sym(&cast::<u32>(data).filter(|v| v.len() == rows).ok_or_else(wrong)?[lo..hi]),
+            Physical::I64 => ColumnData::I64(
+                &cast::<i64>(data)
+                    .filter(|v| v.len() == rows)
+                    .ok_or_else(wrong)?[lo..hi],
+            ),
+            Physical::U64 => ColumnData::U64(
+                &cast::<u64>(data)
+                    .filter(|v| v.len() == rows)
+                    .ok_or_else(wrong)?[lo..hi],
+            ),
+            Physical::F64 => ColumnData::F64(
+                &cast::<f64>(data)
+                    .filter(|v| v.len() == rows)
+                    .ok_or_else(wrong)?[lo..hi],
+            ),
+            Physical::Bool => ColumnData::Bool(
+                data.get(lo..hi)
+                    .filter(|_| data.len() == rows)
+                    .ok_or_else(wrong)?,
+            ),
+            Physical::Sym => ColumnData::Sym(
+                &cast::<u32>(data)
+                    .filter(|v| v.len() == rows)
+                    .ok_or_else(wrong)?[lo..hi],
+            ),
             Physical::Str => {
                 let split = (rows + 1) * 4;
                 let offsets: &[u32] = data.get(..split).and_then(cast).ok_or_else(wrong)?;

@@ -260,7 +260,12 @@ impl Bitmap {
     }
 
     pub fn null_count(&self) -> usize {
-        self.len - self.bytes.iter().map(|b| b.count_ones() as usize).sum::<usize>()
+        self.len
+            - self
+                .bytes
+                .iter()
+                .map(|b| b.count_ones() as usize)
+                .sum::<usize>()
     }
 
     pub fn clear(&mut self) {
@@ -374,7 +379,10 @@ mod tests {
             offset: 3,
             len: 6,
         };
-        assert_eq!(v.to_bitmap(), Bitmap::from_bools([true, false, true, true, true, false]));
+        assert_eq!(
+            v.to_bitmap(),
+            Bitmap::from_bools([true, false, true, true, true, false])
+        );
     }
 
     #[test]

@@ -117,10 +117,16 @@ impl Wal {
         for (i, seg) in segments.iter().enumerate() {
             let is_last = i + 1 == count;
             let bytes = fs::read(&seg.path).at(&seg.path)?;
-            let (valid_len, damage) = scan_segment(&seg.path, &bytes, seg.first_seq, &mut last_seq, &mut |s, p| {
-                report.records += 1;
-                replay(s, p)
-            })?;
+            let (valid_len, damage) = scan_segment(
+                &seg.path,
+                &bytes,
+                seg.first_seq,
+                &mut last_seq,
+                &mut |s, p| {
+                    report.records += 1;
+                    replay(s, p)
+                },
+            )?;
             report.bytes += valid_len as u64;
             if let Some(reason) = damage {
                 if !is_last {
@@ -131,8 +137,15 @@ impl Wal {
                     seg.path.display(),
                     bytes.len() - valid_len
                 );
-                report.truncated = Some((seg.path.clone(), valid_len as u64, (bytes.len() - valid_len) as u64));
-                let f = OpenOptions::new().write(true).open(&seg.path).at(&seg.path)?;
+                report.truncated = Some((
+                    seg.path.clone(),
+                    valid_len as u64,
+                    (bytes.len() - valid_len) as u64,
+                ));
+                let f = OpenOptions::new()
+                    .write(true)
+                    .open(&seg.path)
+                    .at(&seg.path)?;
                 if valid_len < SEGMENT_HEADER_BYTES {
                     f.set_len(0).at(&seg.path)?;
                     (&f).write_all(&segment_header()).at(&seg.path)?;
@@ -146,7 +159,10 @@ impl Wal {
             segments.push(create_segment(dir, 1)?);
         }
         let current = segments.last().expect("at least one segment");
-        let file = OpenOptions::new().append(true).open(&current.path).at(&current.path)?;
+        let file = OpenOptions::new()
+            .append(true)
+            .open(&current.path)
+            .at(&current.path)?;
         let file_len = file.metadata().at(&current.path)?.len();
         Ok((
             Wal {
@@ -219,7 +235,10 @@ impl Wal {
         self.pending.extend_from_slice(&[0u8; RECORD_HEADER_BYTES]);
         encode(&mut self.pending);
         let payload_len = self.pending.len() - start - RECORD_HEADER_BYTES;
-        assert!(payload_len <= RECORD_PAYLOAD_BYTES_MAX, "WAL record too large");
+        assert!(
+            payload_len <= RECORD_PAYLOAD_BYTES_MAX,
+            "WAL record too large"
+        );
         self.pending[start + 8..start + 16].copy_from_slice(&seq.to_le_bytes());
         let crc = crc32c::crc32c(&self.pending[start + 8..]);
         self.pending[start..start + 4].copy_from_slice(&(payload_len as u32).to_le_bytes());
@@ -275,7 +294,10 @@ impl Wal {
             self.sync(now_ns)?;
         }
         let seg = create_segment(&self.dir, self.written_seq + 1)?;
-        self.file = OpenOptions::new().append(true).open(&seg.path).at(&seg.path)?;
+        self.file = OpenOptions::new()
+            .append(true)
+            .open(&seg.path)
+            .at(&seg.path)?;
         self.file_len = SEGMENT_HEADER_BYTES as u64;
         self.segments.push(seg);
         Ok(())
@@ -306,7 +328,12 @@ fn segment_path(dir: &Path, first_seq: Seq) -> PathBuf {
 
 fn create_segment(dir: &Path, first_seq: Seq) -> Result<Segment> {
     let path = segment_path(dir, first_seq);
-    let mut f = OpenOptions::new().create(true).truncate(true).write(true).open(&path).at(&path)?;
+    let mut f = OpenOptions::new()
+        .create(true)
+        .truncate(true)
+        .write(true)
+        .open(&path)
+        .at(&path)?;
     f.write_all(&segment_header()).at(&path)?;
     f.sync_all().at(&path)?;
     sync_dir(dir)?;
@@ -319,7 +346,9 @@ fn list_segments(dir: &Path) -> Result<Vec<Segment>> {
         let entry = entry.at(dir)?;
         let name = entry.file_name();
         let Some(name) = name.to_str() else { continue };
-        let Some(stem) = name.strip_suffix(".wal") else { continue };
+        let Some(stem) = name.strip_suffix(".wal") else {
+            continue;
+        };
         let Ok(first_seq) = stem.parse::<Seq>() else {
             log::warn!("ignoring unexpected file {name} in WAL directory");
             continue;
@@ -369,7 +398,11 @@ fn scan_segment(
         }
         let seq = u64::from_le_bytes(body[..8].try_into().expect("8"));
         if seq <= *last_seq || seq < first_seq {
-            return Err(corrupt(path, at as u64, format!("WAL seq {seq} out of order after {last_seq}")));
+            return Err(corrupt(
+                path,
+                at as u64,
+                format!("WAL seq {seq} out of order after {last_seq}"),
+            ));
         }
         *last_seq = seq;
         replay(seq, &body[8..])?;
@@ -395,7 +428,8 @@ mod tests {
     #[test]
     fn records_round_trip_and_group_commit() {
         let dir = tempfile::tempdir().unwrap();
-        let (mut wal, _) = Wal::open(dir.path(), FsyncPolicy::Always, 1 << 20, |_, _| Ok(())).unwrap();
+        let (mut wal, _) =
+            Wal::open(dir.path(), FsyncPolicy::Always, 1 << 20, |_, _| Ok(())).unwrap();
         assert_eq!(wal.append(|b| b.extend_from_slice(b"one")), 1);
         assert_eq!(wal.append(|b| b.extend_from_slice(b"two")), 2);
         assert_eq!(wal.durable_seq(), 0, "nothing durable before flush");
@@ -423,7 +457,8 @@ mod tests {
     #[test]
     fn torn_tail_is_truncated_and_later_appends_work() {
         let dir = tempfile::tempdir().unwrap();
-        let (mut wal, _) = Wal::open(dir.path(), FsyncPolicy::Never, 1 << 20, |_, _| Ok(())).unwrap();
+        let (mut wal, _) =
+            Wal::open(dir.path(), FsyncPolicy::Never, 1 << 20, |_, _| Ok(())).unwrap();
         for i in 0..5u8 {
             wal.append(|b| b.extend_from_slice(&[i; 100]));
         }
@@ -439,7 +474,8 @@ mod tests {
             assert_eq!(recs.len(), 4, "cut {cut}");
             assert!(report.truncated.is_some());
             // Restore a full file for the next cut.
-            let (mut wal, _) = Wal::open(dir.path(), FsyncPolicy::Never, 1 << 20, |_, _| Ok(())).unwrap();
+            let (mut wal, _) =
+                Wal::open(dir.path(), FsyncPolicy::Never, 1 << 20, |_, _| Ok(())).unwrap();
             assert_eq!(wal.append(|b| b.extend_from_slice(&[9; 100])), 5);
             wal.flush(0).unwrap();
         }
@@ -488,8 +524,14 @@ mod tests {
     #[test]
     fn policy_parses() {
         assert_eq!(FsyncPolicy::parse("always"), Some(FsyncPolicy::Always));
-        assert_eq!(FsyncPolicy::parse("batch(20ms)"), Some(FsyncPolicy::Batch { interval_ms: 20 }));
-        assert_eq!(FsyncPolicy::parse("batch(7)"), Some(FsyncPolicy::Batch { interval_ms: 7 }));
+        assert_eq!(
+            FsyncPolicy::parse("batch(20ms)"),
+            Some(FsyncPolicy::Batch { interval_ms: 20 })
+        );
+        assert_eq!(
+            FsyncPolicy::parse("batch(7)"),
+            Some(FsyncPolicy::Batch { interval_ms: 7 })
+        );
         assert_eq!(FsyncPolicy::parse("sometimes"), None);
     }
 }

@@ -38,7 +38,10 @@ fn to_batch(rows: &[Row], as_codes: bool) -> Batch {
     let mut b = Batch::new("ticks").i64s("timestamp", rows.iter().map(|r| r.ts).collect());
     if as_codes {
         let dict: Vec<String> = SYMBOLS.iter().map(|s| s.to_string()).collect();
-        let codes = rows.iter().map(|r| SYMBOLS.iter().position(|s| *s == r.symbol).unwrap() as u32).collect();
+        let codes = rows
+            .iter()
+            .map(|r| SYMBOLS.iter().position(|s| *s == r.symbol).unwrap() as u32)
+            .collect();
         b = b.symbol_codes("symbol", dict, codes);
     } else {
         b = b.strs("symbol", rows.iter().map(|r| r.symbol.as_str()));
@@ -62,7 +65,9 @@ fn to_batch(rows: &[Row], as_codes: bool) -> Batch {
     b.column(
         "note",
         ColumnBuf::with_validity(
-            Values::Str(StrValues::from_strs(rows.iter().map(|r| r.note.clone().unwrap_or_default()))),
+            Values::Str(StrValues::from_strs(
+                rows.iter().map(|r| r.note.clone().unwrap_or_default()),
+            )),
             Bitmap::from_bools(rows.iter().map(|r| r.note.is_some())),
         ),
     )
@@ -71,7 +76,12 @@ fn to_batch(rows: &[Row], as_codes: bool) -> Batch {
 /// Reads rows of `symbol` in [lo, hi] back out of the shard, checking each view is time-sorted.
 fn scan_rows(shard: &mut Shard, symbol: Option<&str>, lo: i64, hi: i64) -> Vec<Row> {
     let table = shard.catalog().get("ticks").unwrap().id;
-    let keys = symbol.map(|s| shard.lookup_symbol(s).map(|k| vec![k as u64]).unwrap_or_default());
+    let keys = symbol.map(|s| {
+        shard
+            .lookup_symbol(s)
+            .map(|k| vec![k as u64])
+            .unwrap_or_default()
+    });
     let spec = ScanSpec {
         table,
         keys,
@@ -83,17 +93,34 @@ fn scan_rows(shard: &mut Shard, symbol: Option<&str>, lo: i64, hi: i64) -> Vec<R
     shard
         .scan(&spec, |v| {
             let cols = &v.columns;
-            let ColumnData::I64(ts) = cols[0].data else { panic!("ts") };
+            let ColumnData::I64(ts) = cols[0].data else {
+                panic!("ts")
+            };
             assert!(ts.windows(2).all(|w| w[0] <= w[1]), "view is time-sorted");
-            assert!(ts.iter().all(|&t| (lo..=hi).contains(&t)), "view within range");
+            assert!(
+                ts.iter().all(|&t| (lo..=hi).contains(&t)),
+                "view within range"
+            );
             for i in 0..v.rows {
-                let ColumnData::Sym(sym) = cols[1].data else { panic!("sym") };
+                let ColumnData::Sym(sym) = cols[1].data else {
+                    panic!("sym")
+                };
                 assert_eq!(sym[i] as u64, v.key, "rows belong to the view's key");
-                let ColumnData::U64(id) = cols[2].data else { panic!("id") };
-                let ColumnData::F64(price) = cols[3].data else { panic!("price") };
-                let ColumnData::I64(volume) = cols[4].data else { panic!("volume") };
-                let ColumnData::Bool(flag) = cols[5].data else { panic!("flag") };
-                let ColumnData::Str { offsets, bytes } = cols[6].data else { panic!("note") };
+                let ColumnData::U64(id) = cols[2].data else {
+                    panic!("id")
+                };
+                let ColumnData::F64(price) = cols[3].data else {
+                    panic!("price")
+                };
+                let ColumnData::I64(volume) = cols[4].data else {
+                    panic!("volume")
+                };
+                let ColumnData::Bool(flag) = cols[5].data else {
+                    panic!("flag")
+                };
+                let ColumnData::Str { offsets, bytes } = cols[6].data else {
+                    panic!("note")
+                };
                 raw.push((
                     sym[i],
                     Row {
@@ -103,9 +130,12 @@ fn scan_rows(shard: &mut Shard, symbol: Option<&str>, lo: i64, hi: i64) -> Vec<R
                         price: cols[3].is_valid(i).then_some(price[i]),
                         volume: volume[i],
                         flag: cols[5].is_valid(i).then_some(flag[i] != 0),
-                        note: cols[6]
-                            .is_valid(i)
-                            .then(|| String::from_utf8(bytes[offsets[i] as usize..offsets[i + 1] as usize].to_vec()).unwrap()),
+                        note: cols[6].is_valid(i).then(|| {
+                            String::from_utf8(
+                                bytes[offsets[i] as usize..offsets[i + 1] as usize].to_vec(),
+                            )
+                            .unwrap()
+                        }),
                     },
                 ));
             }
@@ -134,7 +164,10 @@ fn expected(model: &BTreeMap<u64, Row>, symbol: Option<&str>, lo: i64, hi: i64) 
 #[derive(Debug, Clone)]
 enum Op {
     /// Rows as (symbol index, ts offset, price, volume, flag, note); `bool` = symbols as codes.
-    Append(Vec<(usize, i64, Option<f64>, i64, Option<bool>, Option<String>)>, bool),
+    Append(
+        Vec<(usize, i64, Option<f64>, i64, Option<bool>, Option<String>)>,
+        bool,
+    ),
     Commit,
     SealAll,
     Tick,

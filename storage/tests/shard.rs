@@ -45,7 +45,9 @@ fn dump(shard: &mut Shard, table: &str, cols: Vec<usize>) -> Vec<(u64, i64, Opti
     let mut out = Vec::new();
     shard
         .scan(&ScanSpec::all(id, cols), |v| {
-            let ColumnData::I64(ts) = v.columns[0].data else { panic!() };
+            let ColumnData::I64(ts) = v.columns[0].data else {
+                panic!()
+            };
             for (i, &t) in ts.iter().enumerate() {
                 let x = match v.columns[1].data {
                     ColumnData::F64(p) => v.columns[1].is_valid(i).then_some(p[i]),
@@ -66,13 +68,28 @@ fn out_of_order_rows_scan_in_time_order_before_and_after_seal() {
     let clock = ManualClock::default();
     let dir = tempfile::tempdir().unwrap();
     let (mut shard, _) = Shard::open(dir.path(), config(&clock)).unwrap();
-    shard.append(&trades(&["A", "A", "A"], &[T0 + 30, T0 + 10, T0 + 20], &[3.0, 1.0, 2.0])).unwrap();
-    assert_eq!(dump(&mut shard, "trades", vec![0, 2]).iter().map(|r| r.2.unwrap()).collect::<Vec<_>>(), vec![1.0, 2.0, 3.0]);
+    shard
+        .append(&trades(
+            &["A", "A", "A"],
+            &[T0 + 30, T0 + 10, T0 + 20],
+            &[3.0, 1.0, 2.0],
+        ))
+        .unwrap();
+    assert_eq!(
+        dump(&mut shard, "trades", vec![0, 2])
+            .iter()
+            .map(|r| r.2.unwrap())
+            .collect::<Vec<_>>(),
+        vec![1.0, 2.0, 3.0]
+    );
     shard.append(&trades(&["A"], &[T0 + 15], &[1.5])).unwrap();
     shard.commit().unwrap(); // 4 rows = block_rows: sealed
     assert_eq!(shard.stats().blocks, 1);
     assert_eq!(shard.stats().hot_rows, 0);
-    let got: Vec<f64> = dump(&mut shard, "trades", vec![0, 2]).iter().map(|r| r.2.unwrap()).collect();
+    let got: Vec<f64> = dump(&mut shard, "trades", vec![0, 2])
+        .iter()
+        .map(|r| r.2.unwrap())
+        .collect();
     assert_eq!(got, vec![1.0, 1.5, 2.0, 3.0]);
 }
 
@@ -82,17 +99,26 @@ fn add_column_reads_null_for_older_rows_and_survives_restart() {
     let dir = tempfile::tempdir().unwrap();
     {
         let (mut shard, _) = Shard::open(dir.path(), config(&clock)).unwrap();
-        shard.append(&trades(&["A"; 4], &[T0, T0 + 1, T0 + 2, T0 + 3], &[1.0; 4])).unwrap();
+        shard
+            .append(&trades(&["A"; 4], &[T0, T0 + 1, T0 + 2, T0 + 3], &[1.0; 4]))
+            .unwrap();
         shard.append(&trades(&["A"], &[T0 + 4], &[1.0])).unwrap(); // stays hot
         shard.commit().unwrap();
-        shard.add_column("trades", "fee", ColumnType::Int64).unwrap();
+        shard
+            .add_column("trades", "fee", ColumnType::Int64)
+            .unwrap();
         let b = trades(&["A"], &[T0 + 5], &[1.0]).i64s("fee", vec![7]);
         shard.append(&b).unwrap();
         shard.commit().unwrap();
         shard.check_invariants();
     }
     let (mut shard, _) = Shard::open(dir.path(), config(&clock)).unwrap();
-    let fee = shard.catalog().get("trades").unwrap().column_index("fee").unwrap();
+    let fee = shard
+        .catalog()
+        .get("trades")
+        .unwrap()
+        .column_index("fee")
+        .unwrap();
     let rows = dump(&mut shard, "trades", vec![0, fee]);
     let fees: Vec<Option<f64>> = rows.iter().map(|r| r.2).collect();
     assert_eq!(fees, vec![None, None, None, None, None, Some(7.0)]);
@@ -103,7 +129,13 @@ fn drop_table_removes_data_and_the_name_can_be_reused() {
     let clock = ManualClock::default();
     let dir = tempfile::tempdir().unwrap();
     let (mut shard, _) = Shard::open(dir.path(), config(&clock)).unwrap();
-    shard.append(&trades(&["A"; 5], &[T0, T0 + 1, T0 + 2, T0 + 3, T0 + 4], &[1.0; 5])).unwrap();
+    shard
+        .append(&trades(
+            &["A"; 5],
+            &[T0, T0 + 1, T0 + 2, T0 + 3, T0 + 4],
+            &[1.0; 5],
+        ))
+        .unwrap();
     shard.commit().unwrap();
     let old_id = shard.catalog().get("trades").unwrap().id;
     shard.drop_table("trades").unwrap();
@@ -116,7 +148,10 @@ fn drop_table_removes_data_and_the_name_can_be_reused() {
     // The dropped table's WAL records and blocks must not resurface in the new table.
     let (mut shard, _) = Shard::open(dir.path(), config(&clock)).unwrap();
     assert!(dump(&mut shard, "trades", vec![0, 2]).is_empty());
-    assert_eq!(shard.drop_table("nope").unwrap_err().to_string(), "Unknown table: nope");
+    assert_eq!(
+        shard.drop_table("nope").unwrap_err().to_string(),
+        "Unknown table: nope"
+    );
 }
 
 #[test]
@@ -125,25 +160,46 @@ fn invalid_batches_are_request_errors_and_change_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let (mut shard, _) = Shard::open(dir.path(), config(&clock)).unwrap();
     let cases: Vec<(Batch, &str)> = vec![
-        (trades(&["A"], &[T0], &[1.0]).i64s("prcie", vec![1]), "Unknown column 'prcie' in table trades"),
-        (Batch::new("nope").i64s("timestamp", vec![1]), "Unknown table: nope"),
         (
-            Batch::new("trades").i64s("timestamp", vec![T0]).strs("symbol", ["A"]).i64s("price", vec![1]),
+            trades(&["A"], &[T0], &[1.0]).i64s("prcie", vec![1]),
+            "Unknown column 'prcie' in table trades",
+        ),
+        (
+            Batch::new("nope").i64s("timestamp", vec![1]),
+            "Unknown table: nope",
+        ),
+        (
+            Batch::new("trades")
+                .i64s("timestamp", vec![T0])
+                .strs("symbol", ["A"])
+                .i64s("price", vec![1]),
             "column 'price' of table trades has type Float64, got Int64",
         ),
-        (Batch::new("trades").strs("symbol", ["A"]).f64s("price", vec![1.0]), "missing required column 'timestamp' for table trades"),
         (
-            Batch::new("trades").i64s("timestamp", vec![T0, T0]).strs("symbol", ["A"]),
+            Batch::new("trades")
+                .strs("symbol", ["A"])
+                .f64s("price", vec![1.0]),
+            "missing required column 'timestamp' for table trades",
+        ),
+        (
+            Batch::new("trades")
+                .i64s("timestamp", vec![T0, T0])
+                .strs("symbol", ["A"]),
             "column 'symbol' has 1 rows, expected 2",
         ),
         (
             Batch::new("trades")
-                .column("timestamp", ColumnBuf::with_validity(Values::I64(vec![T0]), Bitmap::from_bools([false])))
+                .column(
+                    "timestamp",
+                    ColumnBuf::with_validity(Values::I64(vec![T0]), Bitmap::from_bools([false])),
+                )
                 .strs("symbol", ["A"]),
             "column 'timestamp' must not be null (row 0)",
         ),
         (
-            Batch::new("trades").i64s("timestamp", vec![T0]).symbol_codes("symbol", vec!["A".into()], vec![3]),
+            Batch::new("trades")
+                .i64s("timestamp", vec![T0])
+                .symbol_codes("symbol", vec!["A".into()], vec![3]),
             "symbol code 3 at row 0 is outside the batch dictionary of 1 entries",
         ),
     ];
@@ -153,7 +209,11 @@ fn invalid_batches_are_request_errors_and_change_nothing() {
         assert_eq!(err.to_string(), msg);
     }
     assert_eq!(shard.stats().rows_appended, 0);
-    assert_eq!(shard.commit().unwrap().written_seq, 0, "nothing reached the WAL");
+    assert_eq!(
+        shard.commit().unwrap().written_seq,
+        0,
+        "nothing reached the WAL"
+    );
     assert!(matches!(
         shard.create_table(TableSpec::trades()).unwrap_err(),
         StorageError::Request(RequestError::TableExists(_))
@@ -182,7 +242,9 @@ fn integer_symbol_tables_key_by_number() {
     let mut prices = Vec::new();
     shard
         .scan(&spec, |v| {
-            let ColumnData::F64(p) = v.columns[1].data else { panic!() };
+            let ColumnData::F64(p) = v.columns[1].data else {
+                panic!()
+            };
             prices.extend_from_slice(p);
             ControlFlow::Continue(())
         })
@@ -200,7 +262,11 @@ fn old_buffers_seal_on_tick_and_wal_segments_are_trimmed() {
         shard.commit().unwrap();
     }
     let wal_files = || std::fs::read_dir(dir.path().join("wal")).unwrap().count();
-    assert!(wal_files() <= 3, "sealed segments are deleted: {}", wal_files());
+    assert!(
+        wal_files() <= 3,
+        "sealed segments are deleted: {}",
+        wal_files()
+    );
     shard.append(&trades(&["C"], &[T0], &[1.0])).unwrap();
     shard.commit().unwrap();
     assert_eq!(shard.stats().hot_rows, 1);
@@ -237,17 +303,33 @@ fn drop_before_removes_whole_days_only() {
     let dir = tempfile::tempdir().unwrap();
     let (mut shard, _) = Shard::open(dir.path(), config(&clock)).unwrap();
     let ts = [T0 - NS_PER_DAY, T0 - 1, T0, T0 + NS_PER_DAY];
-    shard.append(&trades(&["A"; 4], &ts, &[1.0, 2.0, 3.0, 4.0])).unwrap();
+    shard
+        .append(&trades(&["A"; 4], &ts, &[1.0, 2.0, 3.0, 4.0]))
+        .unwrap();
     shard.append(&trades(&["A"], &[T0 - 5], &[9.0])).unwrap(); // hot, in a dropped day
     shard.commit().unwrap();
-    assert_eq!(shard.drop_before("trades", T0 + 5).unwrap(), 1, "one sealed partition before T0's day");
-    let left: Vec<i64> = dump(&mut shard, "trades", vec![0, 2]).iter().map(|r| r.1).collect();
+    assert_eq!(
+        shard.drop_before("trades", T0 + 5).unwrap(),
+        1,
+        "one sealed partition before T0's day"
+    );
+    let left: Vec<i64> = dump(&mut shard, "trades", vec![0, 2])
+        .iter()
+        .map(|r| r.1)
+        .collect();
     assert_eq!(left, vec![T0, T0 + NS_PER_DAY]);
     shard.commit().unwrap();
     drop(shard);
     let (mut shard, _) = Shard::open(dir.path(), config(&clock)).unwrap();
-    let left: Vec<i64> = dump(&mut shard, "trades", vec![0, 2]).iter().map(|r| r.1).collect();
-    assert_eq!(left, vec![T0, T0 + NS_PER_DAY], "dropped WAL rows are not replayed");
+    let left: Vec<i64> = dump(&mut shard, "trades", vec![0, 2])
+        .iter()
+        .map(|r| r.1)
+        .collect();
+    assert_eq!(
+        left,
+        vec![T0, T0 + NS_PER_DAY],
+        "dropped WAL rows are not replayed"
+    );
 }
 
 #[test]

@@ -1,0 +1,154 @@
+//! `CoreState`: what one core owns (its `storage::Shard` and its counters), reached only by jobs
+//! that run on that core.
+
+use storage::{Batch, CommitReport, Seq, Shard, ShardStats, StorageError};
+
+/// Per-core counters. Plain integers: only the owning core writes them; read them from another
+/// core with `ctx.call_all(|state| state.counters().clone())`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CoreCounters {
+    pub http_connections_accepted: u64,
+    /// Connections refused because the core was at `max_connections_per_core`.
+    pub http_connections_rejected: u64,
+    pub http_connections_open: u64,
+    pub http_requests: u64,
+    /// Responses by class.
+    pub http_responses_2xx: u64,
+    pub http_responses_4xx: u64,
+    pub http_responses_5xx: u64,
+    /// Jobs this core ran for itself (`call` with the local shard) and for other cores.
+    pub mesh_jobs_local: u64,
+    pub mesh_jobs_remote: u64,
+    /// Calls from this core that gave up on a full queue.
+    pub mesh_busy: u64,
+    /// Group commits and how many of them failed.
+    pub commits: u64,
+    pub commit_errors: u64,
+    /// Periodic `Shard::tick` calls and failures.
+    pub ticks: u64,
+    pub tick_errors: u64,
+}
+
+/// Everything a core owns. Jobs sent with `CoreCtx::call` get `&mut CoreState` on the shard's own
+/// thread; nothing here is shared with another thread.
+///
+/// Durability contract: rows appended by a job (through [`CoreState::append`] or directly on
+/// the shard) are staged in the WAL; the engine runs one [`Shard::commit`] per mesh poller
+/// iteration after all the jobs of that iteration and only then delivers their results. So a
+/// caller whose job appended sees `Ok` only once the WAL write reached the `--fsync` policy's
+/// durability, and `MeshError::Commit` if that write failed.
+#[derive(Debug)]
+pub struct CoreState {
+    core: usize,
+    cores: usize,
+    shard: Shard,
+    counters: CoreCounters,
+    /// `ShardStats::rows_appended` at the last commit; a difference means staged rows.
+    rows_appended_committed: u64,
+    last_commit: Option<CommitReport>,
+}
+
+impl CoreState {
+    pub(crate) fn new(core: usize, cores: usize, shard: Shard) -> CoreState {
+        let rows_appended_committed = shard.stats().rows_appended;
+        CoreState {
+            core,
+            cores,
+            shard,
+            counters: CoreCounters::default(),
+            rows_appended_committed,
+            last_commit: None,
+        }
+    }
+
+    /// This core's index, which is also its shard's index.
+    pub fn core(&self) -> usize {
+        self.core
+    }
+
+    /// Number of cores (and shards).
+    pub fn cores(&self) -> usize {
+        self.cores
+    }
+
+    pub fn shard(&self) -> &Shard {
+        &self.shard
+    }
+
+    /// The shard, for scans, DDL and appends. Appends made here are group-committed like
+    /// [`CoreState::append`]'s.
+    pub fn shard_mut(&mut self) -> &mut Shard {
+        &mut self.shard
+    }
+
+    /// Stages `batch` in the WAL and the hot buffers (visible to the next scan at once). The
+    /// job's caller is answered after the group commit; see the type's durability contract.
+    pub fn append(&mut self, batch: &Batch) -> Result<Seq, StorageError> {
+        self.shard.append(batch)
+    }
+
+    pub fn shard_stats(&self) -> ShardStats {
+        self.shard.stats()
+    }
+
+    pub fn counters(&self) -> &CoreCounters {
+        &self.counters
+    }
+
+    pub fn counters_mut(&mut self) -> &mut CoreCounters {
+        &mut self.counters
+    }
+
+    /// The report of the last successful group commit or tick.
+    pub fn last_commit(&self) -> Option<CommitReport> {
+        self.last_commit
+    }
+
+    /// A marker that changes whenever rows are appended; the mesh compares it around a job to
+    /// learn whether the job staged rows that need the group commit.
+    pub(crate) fn append_marker(&self) -> u64 {
+        self.shard.stats().rows_appended
+    }
+
+    /// Whether rows were appended since the last commit.
+    pub(crate) fn has_uncommitted(&self) -> bool {
+        self.append_marker() != self.rows_appended_committed
+    }
+
+    /// The group commit: one WAL write for every append staged since the last one.
+    pub(crate) fn commit(&mut self) -> Result<CommitReport, StorageError> {
+        self.rows_appended_committed = self.append_marker();
+        self.counters.commits += 1;
+        match self.shard.commit() {
+            Ok(report) => {
+                self.last_commit = Some(report);
+                Ok(report)
+            }
+            Err(error) => {
+                self.counters.commit_errors += 1;
+                Err(error)
+            }
+        }
+    }
+
+    /// Periodic work: batch fsync and age sealing.
+    pub(crate) fn tick(&mut self) -> Result<CommitReport, StorageError> {
+        self.counters.ticks += 1;
+        match self.shard.tick() {
+            Ok(report) => {
+                self.last_commit = Some(report);
+                Ok(report)
+            }
+            Err(error) => {
+                self.counters.tick_errors += 1;
+                Err(error)
+            }
+        }
+    }
+
+    /// Shutdown: commit, sync and seal every hot buffer.
+    pub(crate) fn seal_all(&mut self) -> Result<CommitReport, StorageError> {
+        self.rows_appended_committed = self.append_marker();
+        self.shard.seal_all()
+    }
+}

@@ -1,0 +1,258 @@
+//! Small single-threaded future helpers: yield, race, join-all, panic capture and a local notify.
+//!
+//! monoio ships `select!`/`join!` only behind its proc-macro feature; these few helpers are all
+//! the engine needs and keep that dependency (and `syn` compile time) out.
+
+use std::any::Any;
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::future::Future;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll, Waker};
+
+/// Gives the other tasks of this core a turn: returns `Pending` once after waking itself, so the
+/// task goes to the back of monoio's run queue.
+pub(crate) fn yield_now() -> impl Future<Output = ()> {
+    let mut yielded = false;
+    std::future::poll_fn(move |cx| {
+        if yielded {
+            return Poll::Ready(());
+        }
+        yielded = true;
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    })
+}
+
+/// Which of two raced futures finished first.
+#[derive(Debug)]
+pub(crate) enum Either<A, B> {
+    Left(A),
+    Right(B),
+}
+
+/// Polls `left` then `right` until one is ready; the other is dropped (cancelled). `left` wins
+/// ties, so put the future whose result must not be lost first.
+pub(crate) async fn race<A: Future, B: Future>(left: A, right: B) -> Either<A::Output, B::Output> {
+    let mut left = std::pin::pin!(left);
+    let mut right = std::pin::pin!(right);
+    std::future::poll_fn(move |cx| {
+        if let Poll::Ready(value) = left.as_mut().poll(cx) {
+            return Poll::Ready(Either::Left(value));
+        }
+        if let Poll::Ready(value) = right.as_mut().poll(cx) {
+            return Poll::Ready(Either::Right(value));
+        }
+        Poll::Pending
+    })
+    .await
+}
+
+/// Runs every future concurrently and returns their outputs in input order.
+pub(crate) async fn join_all<F: Future>(futures: Vec<F>) -> Vec<F::Output> {
+    let mut futures: Vec<Pin<Box<F>>> = futures.into_iter().map(Box::pin).collect();
+    let mut outputs: Vec<Option<F::Output>> = futures.iter().map(|_| None).collect();
+    let mut pending = futures.len();
+    std::future::poll_fn(move |cx| {
+        for (future, output) in futures.iter_mut().zip(outputs.iter_mut()) {
+            if output.is_none() {
+                if let Poll::Ready(value) = future.as_mut().poll(cx) {
+                    *output = Some(value);
+                    pending -= 1;
+                }
+            }
+        }
+        if pending == 0 {
+            Poll::Ready(
+                outputs
+                    .iter_mut()
+                    .map(|o| o.take().expect("every future finished"))
+                    .collect(),
+            )
+        } else {
+            Poll::Pending
+        }
+    })
+    .await
+}
+
+/// Polls `future`, turning a panic inside it into `Err(message)` so one buggy request cannot take
+/// its core's thread (and every connection on it) down.
+pub(crate) async fn catch_panic<F: Future>(future: F) -> Result<F::Output, String> {
+    let mut future = std::pin::pin!(future);
+    std::future::poll_fn(move |cx| {
+        match catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(cx))) {
+            Ok(Poll::Ready(value)) => Poll::Ready(Ok(value)),
+            Ok(Poll::Pending) => Poll::Pending,
+            Err(payload) => Poll::Ready(Err(panic_message(payload.as_ref()))),
+        }
+    })
+    .await
+}
+
+/// The text of a panic payload (`&str` or `String`), or a placeholder.
+pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
+    if let Some(text) = payload.downcast_ref::<&str>() {
+        (*text).to_owned()
+    } else if let Some(text) = payload.downcast_ref::<String>() {
+        text.clone()
+    } else {
+        "panic with a non-string payload".to_owned()
+    }
+}
+
+/// Wakers of tasks waiting for one local condition, keyed so a wait that ends some other way
+/// (timeout, cancellation) removes its entry: the set holds only live waits.
+#[derive(Default)]
+pub(crate) struct WaitSet {
+    next_key: Cell<u64>,
+    wakers: RefCell<HashMap<u64, Waker>>,
+}
+
+impl WaitSet {
+    /// Registers (or refreshes) the waker of the wait whose key is in `key`.
+    pub(crate) fn register(&self, key: &mut Option<u64>, waker: &Waker) {
+        let key = *key.get_or_insert_with(|| {
+            let key = self.next_key.get();
+            self.next_key.set(key + 1);
+            key
+        });
+        self.wakers.borrow_mut().insert(key, waker.clone());
+    }
+
+    /// Forgets a wait (call from the waiting future's `Drop`).
+    pub(crate) fn remove(&self, key: Option<u64>) {
+        if let Some(key) = key {
+            self.wakers.borrow_mut().remove(&key);
+        }
+    }
+
+    /// Wakes and forgets every registered wait.
+    pub(crate) fn wake_all(&self) {
+        if self.wakers.borrow().is_empty() {
+            return;
+        }
+        let wakers: Vec<Waker> = self
+            .wakers
+            .borrow_mut()
+            .drain()
+            .map(|(_, waker)| waker)
+            .collect();
+        for waker in wakers {
+            waker.wake();
+        }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.wakers.borrow().len()
+    }
+}
+
+/// A one-way, one-shot broadcast inside one core: once `notify` is called every current and
+/// future `wait` completes.
+#[derive(Default)]
+pub(crate) struct LocalNotify {
+    fired: Cell<bool>,
+    waiters: WaitSet,
+}
+
+impl LocalNotify {
+    pub(crate) fn is_fired(&self) -> bool {
+        self.fired.get()
+    }
+
+    pub(crate) fn notify(&self) {
+        if !self.fired.replace(true) {
+            self.waiters.wake_all();
+        }
+    }
+
+    pub(crate) fn wait(self: &Rc<Self>) -> NotifyWait {
+        NotifyWait {
+            notify: Rc::clone(self),
+            key: None,
+        }
+    }
+}
+
+/// The future of [`LocalNotify::wait`].
+pub(crate) struct NotifyWait {
+    notify: Rc<LocalNotify>,
+    key: Option<u64>,
+}
+
+impl Future for NotifyWait {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = self.get_mut();
+        if this.notify.fired.get() {
+            return Poll::Ready(());
+        }
+        this.notify.waiters.register(&mut this.key, cx.waker());
+        Poll::Pending
+    }
+}
+
+impl Drop for NotifyWait {
+    fn drop(&mut self) {
+        self.notify.waiters.remove(self.key);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+    use std::task::Wake;
+
+    struct Noop;
+    impl Wake for Noop {
+        fn wake(self: Arc<Self>) {}
+    }
+
+    fn poll_once<F: Future>(future: Pin<&mut F>) -> Poll<F::Output> {
+        let waker = Waker::from(Arc::new(Noop));
+        future.poll(&mut Context::from_waker(&waker))
+    }
+
+    #[test]
+    fn notify_wakes_waiters_and_forgets_dropped_ones() {
+        let notify = Rc::new(LocalNotify::default());
+        let mut first = Box::pin(notify.wait());
+        let mut second = Box::pin(notify.wait());
+        assert!(poll_once(first.as_mut()).is_pending());
+        assert!(poll_once(second.as_mut()).is_pending());
+        assert_eq!(notify.waiters.len(), 2);
+        drop(second);
+        assert_eq!(notify.waiters.len(), 1);
+        notify.notify();
+        assert!(poll_once(first.as_mut()).is_ready());
+        assert!(poll_once(Box::pin(notify.wait()).as_mut()).is_ready());
+    }
+
+    #[test]
+    fn join_all_keeps_input_order_and_race_prefers_left() {
+        let mut joined = Box::pin(join_all(vec![std::future::ready(1), std::future::ready(2)]));
+        assert_eq!(poll_once(joined.as_mut()), Poll::Ready(vec![1, 2]));
+        let mut raced = Box::pin(race(
+            std::future::ready("left"),
+            std::future::ready("right"),
+        ));
+        assert!(matches!(
+            poll_once(raced.as_mut()),
+            Poll::Ready(Either::Left("left"))
+        ));
+    }
+
+    #[test]
+    fn catch_panic_reports_the_message() {
+        let mut caught = Box::pin(catch_panic(async { panic!("boom {}", 7) }));
+        match poll_once(caught.as_mut()) {
+            Poll::Ready(Err(message)) => assert_eq!(message, "boom 7"),
+            _ => panic!("expected a caught panic"),
+        }
+    }
+}

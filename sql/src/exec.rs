@@ -1,0 +1,632 @@
+//! Execution: per-shard fragments (scan → filter → partial aggregate or projection) and the
+//! merge step (combine partials → HAVING → projection → DISTINCT → ORDER BY → LIMIT).
+
+use std::collections::HashMap;
+use std::ops::ControlFlow;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use storage::{ScanSpec, Shard};
+
+use crate::agg::{canonical_bits, AggCall, AggState, KeyPart};
+use crate::error::{Result, SqlError};
+use crate::expr::{compare_values, truthy, Expr};
+use crate::types::{Column, DataType, ResultSet, Value};
+use crate::vector::{Col, Vector};
+
+/// Which keys (symbols) a fragment reads.
+#[derive(Debug, Clone, PartialEq)]
+pub enum KeyFilter {
+    All,
+    Symbols(Vec<String>),
+    Ints(Vec<i64>),
+}
+
+/// Bounds every query runs under.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueryLimits {
+    /// Most rows a result (or a fragment's partial result) may hold.
+    pub max_result_rows: usize,
+    /// Most bytes of grouping and aggregate state per fragment and in the merge.
+    pub max_memory_bytes: usize,
+}
+
+impl Default for QueryLimits {
+    fn default() -> Self {
+        QueryLimits {
+            max_result_rows: 10_000_000,
+            max_memory_bytes: 4 << 30,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct AggSpec {
+    pub keys: Vec<Expr>,
+    pub aggs: Vec<AggCall>,
+}
+
+/// What a fragment does with its filtered rows.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Work {
+    Aggregate(AggSpec),
+    /// Evaluate these expressions; stop after `limit` rows if set (no ORDER BY above).
+    Project {
+        exprs: Vec<Expr>,
+        limit: Option<usize>,
+    },
+}
+
+/// The per-shard part of a query over a stored table.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Fragment {
+    pub table: String,
+    /// Schema positions read; chunk column `i` is schema column `columns[i]`.
+    pub columns: Vec<usize>,
+    /// Chunk column holding the designated timestamp (orders first/last), if read.
+    pub ts_column: Option<usize>,
+    pub keys: KeyFilter,
+    pub ts_min: i64,
+    pub ts_max: i64,
+    pub filter: Option<Expr>,
+    pub work: Work,
+    pub limits: QueryLimits,
+}
+
+/// Group keys and partial aggregate states.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Groups {
+    pub keys: Vec<Vec<Value>>,
+    pub states: Vec<Vec<AggState>>,
+}
+
+/// What a fragment sends back to the merging core.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Partial {
+    Groups(Groups),
+    Rows(Vec<Column>),
+}
+
+/// Counters a fragment reports.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FragmentStats {
+    pub rows_read: u64,
+    pub bytes_read: u64,
+    pub blocks_read: u64,
+    pub blocks_pruned: u64,
+}
+
+/// Runs filter + work over a stream of chunks.
+pub struct Pipeline<'w> {
+    filter: Option<&'w Expr>,
+    work: &'w Work,
+    limits: QueryLimits,
+    // Aggregation state.
+    group_index: HashMap<Box<[u64]>, usize>,
+    groups: Groups,
+    strings: HashMap<Box<[u8]>, u64>,
+    state_bytes: usize,
+    // Projection state.
+    out: Vec<Column>,
+    rows_out: usize,
+    /// Position of the next row, for first/last over sources without timestamps.
+    row_counter: i64,
+}
+
+impl<'w> Pipeline<'w> {
+    pub fn new(filter: Option<&'w Expr>, work: &'w Work, limits: QueryLimits) -> Pipeline<'w> {
+        let out = match work {
+            Work::Project { exprs, .. } => exprs.iter().map(|e| Column::new("", e.ty())).collect(),
+            Work::Aggregate(_) => Vec::new(),
+        };
+        Pipeline {
+            filter,
+            work,
+            limits,
+            group_index: HashMap::new(),
+            groups: Groups::default(),
+            strings: HashMap::new(),
+            state_bytes: 0,
+            out,
+            rows_out: 0,
+            row_counter: 0,
+        }
+    }
+
+    /// Processes one chunk of `len` rows. `order` gives row timestamps for first/last.
+    pub fn push(
+        &mut self,
+        cols: &[Col<'_>],
+        len: usize,
+        order: Option<&[i64]>,
+    ) -> Result<ControlFlow<()>> {
+        if len == 0 {
+            return Ok(ControlFlow::Continue(()));
+        }
+        let base = self.row_counter;
+        self.row_counter += len as i64;
+        let gathered: Vec<Col<'static>>;
+        let gathered_order: Vec<i64>;
+        let (cols, len, order): (&[Col<'_>], usize, Option<&[i64]>) = match self.filter {
+            None => (cols, len, order),
+            Some(f) => {
+                let mask = f.eval(cols, len)?;
+                let keep = truthy(&mask);
+                let n = keep.iter().filter(|&&k| k != 0).count();
+                if n == 0 {
+                    return Ok(ControlFlow::Continue(()));
+                }
+                if n == len {
+                    (cols, len, order)
+                } else {
+                    let idx: Vec<u32> = keep
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, &k)| k != 0)
+                        .map(|(i, _)| i as u32)
+                        .collect();
+                    gathered = cols.iter().map(|c| c.gather(&idx)).collect();
+                    gathered_order = match order {
+                        Some(o) => idx.iter().map(|&i| o[i as usize]).collect(),
+                        None => idx.iter().map(|&i| base + i as i64).collect(),
+                    };
+                    (&gathered, n, Some(&gathered_order))
+                }
+            }
+        };
+        let synthetic: Vec<i64>;
+        let order = match order {
+            Some(o) => o,
+            None => {
+                synthetic = (base..base + len as i64).collect();
+                &synthetic
+            }
+        };
+        match self.work {
+            Work::Aggregate(spec) => {
+                self.aggregate(spec, cols, len, order)?;
+                Ok(ControlFlow::Continue(()))
+            }
+            Work::Project { exprs, limit } => {
+                let take = match limit {
+                    Some(l) => len.min(l.saturating_sub(self.rows_out)),
+                    None => len,
+                };
+                for (e, out) in exprs.iter().zip(self.out.iter_mut()) {
+                    let c = e.eval(cols, len)?;
+                    c.append_to(out, 0, take);
+                }
+                self.rows_out += take;
+                if self.rows_out > self.limits.max_result_rows {
+                    return Err(SqlError::LimitExceeded {
+                        what: "result rows (max_result_rows)",
+                        limit: self.limits.max_result_rows as u64,
+                    });
+                }
+                Ok(if limit.is_some_and(|l| self.rows_out >= l) {
+                    ControlFlow::Break(())
+                } else {
+                    ControlFlow::Continue(())
+                })
+            }
+        }
+    }
+
+    fn aggregate(
+        &mut self,
+        spec: &AggSpec,
+        cols: &[Col<'_>],
+        len: usize,
+        order: &[i64],
+    ) -> Result<()> {
+        let keys: Vec<Col<'_>> = spec
+            .keys
+            .iter()
+            .map(|k| k.eval(cols, len))
+            .collect::<Result<_>>()?;
+        let args: Vec<Vec<Col<'_>>> = spec
+            .aggs
+            .iter()
+            .map(|a| {
+                a.args
+                    .iter()
+                    .map(|e| e.eval(cols, len))
+                    .collect::<Result<Vec<_>>>()
+            })
+            .collect::<Result<_>>()?;
+        if keys.is_empty() {
+            let g = self.group_for(&[], &keys, 0, spec);
+            for (a, call) in spec.aggs.iter().enumerate() {
+                self.groups.states[g][a].update(call, &args[a], order, 0, len);
+            }
+            return self.check_memory();
+        }
+        // Codes per key column per row; equal codes ⇔ equal keys (strings are interned).
+        let width = keys.len() + 1;
+        let mut codes = vec![0u64; len * width];
+        for (k, col) in keys.iter().enumerate() {
+            for i in 0..len {
+                let code = if !col.is_valid(i) {
+                    codes[i * width + keys.len()] |= 1 << k;
+                    0
+                } else {
+                    match &col.v {
+                        Vector::I64(v) => v[i] as u64,
+                        Vector::U64(v) => v[i],
+                        Vector::F64(v) => canonical_bits(v[i]),
+                        Vector::Bool(v) => v[i] as u64,
+                        Vector::Sym(v, _) => v[i] as u64,
+                        Vector::Str(s) => {
+                            let b = s.get(i);
+                            match self.strings.get(b) {
+                                Some(&c) => c,
+                                None => {
+                                    let c = self.strings.len() as u64;
+                                    self.strings.insert(b.into(), c);
+                                    self.state_bytes += b.len() + 32;
+                                    c
+                                }
+                            }
+                        }
+                        Vector::Null(_) => 0,
+                    }
+                };
+                codes[i * width + k] = code;
+            }
+        }
+        // Walk runs of equal keys (time-sorted blocks make xbar and symbol keys long runs).
+        let mut start = 0;
+        while start < len {
+            let key = &codes[start * width..(start + 1) * width];
+            let mut end = start + 1;
+            while end < len && &codes[end * width..(end + 1) * width] == key {
+                end += 1;
+            }
+            let g = self.group_for(key, &keys, start, spec);
+            for (a, call) in spec.aggs.iter().enumerate() {
+                self.groups.states[g][a].update(call, &args[a], order, start, end);
+            }
+            start = end;
+        }
+        self.check_memory()
+    }
+
+    fn group_for(&mut self, code: &[u64], keys: &[Col<'_>], row: usize, spec: &AggSpec) -> usize {
+        if let Some(&g) = self.group_index.get(code) {
+            return g;
+        }
+        let g = self.groups.keys.len();
+        self.group_index.insert(code.into(), g);
+        self.groups
+            .keys
+            .push(keys.iter().map(|k| k.value(row)).collect());
+        self.groups
+            .states
+            .push(spec.aggs.iter().map(AggState::new).collect());
+        self.state_bytes += 64 + code.len() * 8 + spec.aggs.len() * 48;
+        g
+    }
+
+    fn check_memory(&mut self) -> Result<()> {
+        if self.groups.keys.len() > self.limits.max_result_rows {
+            return Err(SqlError::LimitExceeded {
+                what: "groups (max_result_rows)",
+                limit: self.limits.max_result_rows as u64,
+            });
+        }
+        let bytes = self.state_bytes
+            + self
+                .groups
+                .states
+                .iter()
+                .flatten()
+                .map(AggState::heap_bytes)
+                .sum::<usize>();
+        if bytes > self.limits.max_memory_bytes {
+            return Err(SqlError::LimitExceeded {
+                what: "query memory (max_query_memory_bytes)",
+                limit: self.limits.max_memory_bytes as u64,
+            });
+        }
+        Ok(())
+    }
+
+    pub fn finish(self) -> Partial {
+        match self.work {
+            Work::Aggregate(_) => Partial::Groups(self.groups),
+            Work::Project { .. } => Partial::Rows(self.out),
+        }
+    }
+}
+
+impl Fragment {
+    /// Runs this fragment on one shard. `cancel` is checked between blocks.
+    pub fn run(&self, shard: &mut Shard, cancel: &AtomicBool) -> Result<(Partial, FragmentStats)> {
+        let mut pipeline = Pipeline::new(self.filter.as_ref(), &self.work, self.limits);
+        let mut stats = FragmentStats::default();
+        let Some(schema) = shard.catalog().get(&self.table) else {
+            return Err(SqlError::UnknownTable(self.table.clone()));
+        };
+        let table = schema.id;
+        let keys = match &self.keys {
+            KeyFilter::All => None,
+            KeyFilter::Symbols(s) => Some(
+                s.iter()
+                    .filter_map(|s| shard.lookup_symbol(s))
+                    .map(|k| k as u64)
+                    .collect::<Vec<_>>(),
+            ),
+            KeyFilter::Ints(v) => Some(v.iter().map(|&k| k as u64).collect()),
+        };
+        if keys.as_ref().is_some_and(Vec::is_empty) {
+            return Ok((pipeline.finish(), stats));
+        }
+        let spec = ScanSpec {
+            table,
+            keys,
+            ts_min: self.ts_min,
+            ts_max: self.ts_max,
+            columns: self.columns.clone(),
+        };
+        let mut failure = None;
+        let scan = shard.scan(&spec, |view| {
+            if cancel.load(Ordering::Relaxed) {
+                failure = Some(SqlError::Cancelled);
+                return ControlFlow::Break(());
+            }
+            let cols: Vec<Col<'_>> = view
+                .columns
+                .iter()
+                .map(|s| Col::from_slice(s, view.rows, view.symbols))
+                .collect();
+            stats.bytes_read += cols.iter().map(|c| col_bytes(c, view.rows)).sum::<u64>();
+            let order = self.ts_column.and_then(|i| match &cols[i].v {
+                Vector::I64(v) => Some(v.to_vec()),
+                _ => None,
+            });
+            match pipeline.push(&cols, view.rows, order.as_deref()) {
+                Ok(flow) => flow,
+                Err(e) => {
+                    failure = Some(e);
+                    ControlFlow::Break(())
+                }
+            }
+        })?;
+        if let Some(e) = failure {
+            return Err(e);
+        }
+        stats.rows_read = scan.rows_read;
+        stats.blocks_read = scan.blocks_read;
+        stats.blocks_pruned = scan.blocks_pruned;
+        Ok((pipeline.finish(), stats))
+    }
+}
+
+fn col_bytes(c: &Col<'_>, rows: usize) -> u64 {
+    (match &c.v {
+        Vector::Sym(..) => 4 * rows,
+        Vector::Bool(_) => rows,
+        Vector::Str(s) => s.bytes.len().min(rows * 64) + 4 * rows,
+        Vector::Null(_) => 0,
+        _ => 8 * rows,
+    }) as u64
+}
+
+/// Merges aggregate partials from every shard into one group table.
+pub fn merge_groups(spec: &AggSpec, partials: Vec<Groups>, limits: QueryLimits) -> Result<Groups> {
+    let mut index: HashMap<Vec<KeyPart>, usize> = HashMap::new();
+    let mut out = Groups::default();
+    for p in partials {
+        for (key, states) in p.keys.into_iter().zip(p.states) {
+            let k: Vec<KeyPart> = key.iter().map(KeyPart::of).collect();
+            match index.get(&k) {
+                Some(&g) => {
+                    for ((s, other), call) in out.states[g].iter_mut().zip(states).zip(&spec.aggs) {
+                        s.merge(call, other);
+                    }
+                }
+                None => {
+                    index.insert(k, out.keys.len());
+                    out.keys.push(key);
+                    out.states.push(states);
+                    if out.keys.len() > limits.max_result_rows {
+                        return Err(SqlError::LimitExceeded {
+                            what: "groups (max_result_rows)",
+                            limit: limits.max_result_rows as u64,
+                        });
+                    }
+                }
+            }
+        }
+    }
+    if spec.keys.is_empty() && out.keys.is_empty() {
+        // An aggregate without GROUP BY returns one row even over no input.
+        out.keys.push(Vec::new());
+        out.states
+            .push(spec.aggs.iter().map(AggState::new).collect());
+    }
+    Ok(out)
+}
+
+/// Turns merged groups into the post-aggregation relation: key columns then aggregate columns.
+pub fn finish_groups(spec: &AggSpec, groups: Groups) -> Vec<Column> {
+    let mut cols: Vec<Column> = spec
+        .keys
+        .iter()
+        .map(|k| Column::new("", k.ty()))
+        .chain(spec.aggs.iter().map(|a| Column::new("", a.ty)))
+        .collect();
+    let nk = spec.keys.len();
+    for (key, states) in groups.keys.into_iter().zip(groups.states) {
+        for (i, v) in key.iter().enumerate() {
+            cols[i].push(v);
+        }
+        for (a, (s, call)) in states.into_iter().zip(&spec.aggs).enumerate() {
+            cols[nk + a].push(&s.finish(call));
+        }
+    }
+    cols
+}
+
+/// Concatenates row partials.
+pub fn concat_rows(
+    parts: Vec<Vec<Column>>,
+    types: &[DataType],
+    limits: QueryLimits,
+) -> Result<Vec<Column>> {
+    let mut out: Vec<Column> = types.iter().map(|t| Column::new("", *t)).collect();
+    for p in parts {
+        for (o, c) in out.iter_mut().zip(p) {
+            let col = Col::from_result_column(&c);
+            col.append_to(o, 0, col.len());
+        }
+        if out.first().map_or(0, Column::len) > limits.max_result_rows {
+            return Err(SqlError::LimitExceeded {
+                what: "result rows (max_result_rows)",
+                limit: limits.max_result_rows as u64,
+            });
+        }
+    }
+    Ok(out)
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct OrderKey {
+    /// Column of the projected relation to sort by.
+    pub column: usize,
+    pub asc: bool,
+    pub nulls_first: bool,
+}
+
+/// The merge step's tail: HAVING, projection, DISTINCT, ORDER BY, OFFSET/LIMIT.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Finish {
+    /// Over the post-aggregation relation (aggregate queries only).
+    pub having: Option<Expr>,
+    /// Over the post-aggregation relation, or the fragment output for plain queries (where it
+    /// is the identity).
+    pub projection: Option<Vec<Expr>>,
+    /// Output names; columns past `names.len()` are hidden sort keys, dropped at the end.
+    pub names: Vec<String>,
+    pub distinct: bool,
+    pub order_by: Vec<OrderKey>,
+    pub offset: usize,
+    pub limit: Option<usize>,
+}
+
+impl Finish {
+    pub fn apply(&self, input: Vec<Column>, limits: QueryLimits) -> Result<ResultSet> {
+        let rows = input.first().map_or(0, Column::len);
+        let view: Vec<Col<'_>> = input.iter().map(Col::from_result_column).collect();
+        // HAVING.
+        let (view, rows): (Vec<Col<'_>>, usize) = match &self.having {
+            Some(h) => {
+                let keep = truthy(&h.eval(&view, rows)?);
+                let idx: Vec<u32> = keep
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, &k)| k != 0)
+                    .map(|(i, _)| i as u32)
+                    .collect();
+                let n = idx.len();
+                (view.iter().map(|c| c.gather(&idx)).collect(), n)
+            }
+            None => (view, rows),
+        };
+        let mut cols: Vec<Column> = match &self.projection {
+            Some(exprs) => exprs
+                .iter()
+                .map(|e| Ok(e.eval(&view, rows)?.into_column("")))
+                .collect::<Result<_>>()?,
+            None => view.iter().map(|c| c.view().into_column("")).collect(),
+        };
+        let visible = self.names.len();
+        if self.distinct {
+            let mut seen = std::collections::HashSet::new();
+            let keep: Vec<u32> = (0..rows)
+                .filter(|&r| {
+                    seen.insert(
+                        cols[..visible]
+                            .iter()
+                            .map(|c| KeyPart::of(&c.value(r)))
+                            .collect::<Vec<_>>(),
+                    )
+                })
+                .map(|r| r as u32)
+                .collect();
+            cols = cols
+                .iter()
+                .map(|c| Col::from_result_column(c).gather(&keep).into_column(""))
+                .collect();
+        }
+        let rows = cols.first().map_or(0, Column::len);
+        let mut order: Vec<u32> = (0..rows as u32).collect();
+        if !self.order_by.is_empty() {
+            let keys: Vec<Vec<Value>> = self
+                .order_by
+                .iter()
+                .map(|k| (0..rows).map(|r| cols[k.column].value(r)).collect())
+                .collect();
+            order.sort_by(|&a, &b| {
+                for (k, vals) in self.order_by.iter().zip(&keys) {
+                    let (x, y) = (&vals[a as usize], &vals[b as usize]);
+                    let o = match (x.is_null(), y.is_null()) {
+                        (true, true) => std::cmp::Ordering::Equal,
+                        (true, false) => {
+                            if k.nulls_first {
+                                std::cmp::Ordering::Less
+                            } else {
+                                std::cmp::Ordering::Greater
+                            }
+                        }
+                        (false, true) => {
+                            if k.nulls_first {
+                                std::cmp::Ordering::Greater
+                            } else {
+                                std::cmp::Ordering::Less
+                            }
+                        }
+                        (false, false) => {
+                            let o = compare_values(x, y).unwrap_or(std::cmp::Ordering::Equal);
+                            if k.asc {
+                                o
+                            } else {
+                                o.reverse()
+                            }
+                        }
+                    };
+                    if o != std::cmp::Ordering::Equal {
+                        return o;
+                    }
+                }
+                std::cmp::Ordering::Equal
+            });
+        }
+        let start = self.offset.min(rows);
+        let end = self
+            .limit
+            .map_or(rows, |l| start.saturating_add(l).min(rows));
+        let idx = &order[start..end];
+        if idx.len() > limits.max_result_rows {
+            return Err(SqlError::LimitExceeded {
+                what: "result rows (max_result_rows)",
+                limit: limits.max_result_rows as u64,
+            });
+        }
+        let identity = idx.len() == rows && idx.iter().enumerate().all(|(i, &r)| i == r as usize);
+        let columns = cols
+            .into_iter()
+            .take(visible)
+            .zip(&self.names)
+            .map(|(c, name)| {
+                let mut c = if identity {
+                    c
+                } else {
+                    Col::from_result_column(&c).gather(idx).into_column("")
+                };
+                c.name = name.clone();
+                c
+            })
+            .collect();
+        Ok(ResultSet { columns })
+    }
+}
