@@ -56,7 +56,9 @@ pub struct BlockMeta {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum IndexRecord {
     /// Blocks written by one seal; indexed atomically (one CRC over all of them).
-    Seal(Vec<BlockMeta>),
+    /// `dict_len` is the symbol dictionary's length when they were sealed: every id they
+    /// reference is below it, so recovery can check the dictionary is complete.
+    Seal { dict_len: u32, blocks: Vec<BlockMeta> },
     /// Partitions of `table_id` with day < `cutoff_day` are gone; WAL rows of those days with
     /// seq <= `seq` must not be replayed.
     DropBefore {
@@ -117,7 +119,8 @@ impl<'a> Reader<'a> {
 impl IndexRecord {
     fn encode(&self, b: &mut Vec<u8>) -> u8 {
         match self {
-            IndexRecord::Seal(blocks) => {
+            IndexRecord::Seal { dict_len, blocks } => {
+                put_u32(b, *dict_len);
                 put_u32(b, blocks.len() as u32);
                 for m in blocks {
                     let start = b.len();
@@ -164,6 +167,7 @@ impl IndexRecord {
         let mut r = Reader::new(payload);
         let rec = match kind {
             KIND_SEAL => {
+                let dict_len = r.u32()?;
                 let n = r.u32()? as usize;
                 let mut blocks = Vec::with_capacity(n.min(1 << 16));
                 for _ in 0..n {
@@ -201,7 +205,7 @@ impl IndexRecord {
                         columns,
                     });
                 }
-                IndexRecord::Seal(blocks)
+                IndexRecord::Seal { dict_len, blocks }
             }
             KIND_DROP_BEFORE => IndexRecord::DropBefore {
                 table_id: r.u32()?,
@@ -253,13 +257,20 @@ impl IndexLog {
             valid = INDEX_HEADER_BYTES;
             while valid < bytes.len() {
                 let mut r = Reader::new(&bytes[valid..]);
+                let mut ends_before_eof = false;
                 let parsed = (|| {
                     let len = r.u32()? as usize;
                     let crc = r.u32()?;
                     let body = r.take(1 + len)?;
+                    ends_before_eof = valid + r.at < bytes.len();
                     (crc32c::crc32c(body) == crc).then_some(())?;
                     Some(IndexRecord::decode(body[0], &body[1..]))
                 })();
+                if parsed.is_none() && ends_before_eof && bytes[valid..].iter().any(|&b| b != 0) {
+                    // A torn write is the last thing in the file; a bad record with intact
+                    // bytes after it is damage, and cutting there would drop sealed data.
+                    return Err(corrupt(&path, valid as u64, "block index record CRC mismatch before the end of the file"));
+                }
                 match parsed {
                     Some(Some(rec)) => {
                         records.push(rec);
@@ -367,7 +378,10 @@ mod tests {
     fn records_round_trip_and_torn_tail_is_cut() {
         let dir = tempfile::tempdir().unwrap();
         let recs = vec![
-            IndexRecord::Seal(vec![block(1), block(2)]),
+            IndexRecord::Seal {
+                dict_len: 9,
+                blocks: vec![block(1), block(2)],
+            },
             IndexRecord::DropBefore {
                 table_id: 3,
                 cutoff_day: 7,

@@ -338,9 +338,11 @@ impl Shard {
         let mut blocks: BTreeMap<HotKey, Vec<BlockMeta>> = BTreeMap::new();
         let mut drops: Vec<(TableId, i32, Seq)> = Vec::new();
         let mut max_sealed_seq: Seq = 0;
+        let mut dict_needed = 0u32;
         for rec in records {
             match rec {
-                IndexRecord::Seal(group) => {
+                IndexRecord::Seal { dict_len, blocks: group } => {
+                    dict_needed = dict_needed.max(dict_len);
                     for b in group {
                         max_sealed_seq = max_sealed_seq.max(b.max_seq);
                         if catalog.get_by_id(b.table_id).is_some() {
@@ -366,6 +368,13 @@ impl Shard {
         blocks.retain(|_, l| !l.is_empty());
         for list in blocks.values_mut() {
             list.sort_by_key(|b| b.min_ts);
+        }
+        if (dict.len() as u64) < dict_needed as u64 {
+            return Err(corrupt(
+                dir.join(crate::dict::DICT_FILE),
+                0,
+                format!("sealed blocks reference {dict_needed} symbols but the dictionary holds {}", dict.len()),
+            ));
         }
         for list in blocks.values() {
             for b in list {
@@ -757,7 +766,14 @@ impl Shard {
         if group.is_empty() {
             return Ok(());
         }
-        self.index.append(&IndexRecord::Seal(group.clone()), sync)?;
+        let dict_len = u32::try_from(self.dict.len()).expect("fewer than 2^32 symbols");
+        self.index.append(
+            &IndexRecord::Seal {
+                dict_len,
+                blocks: group.clone(),
+            },
+            sync,
+        )?;
         self.stats.seals += 1;
         for b in group {
             self.stats.rows_sealed += b.rows as u64;
@@ -1074,7 +1090,7 @@ fn resolve<'b>(schema: &TableSchema, batch: &'b Batch) -> Result<Resolved<'b>, R
                 }
             }
             Values::Str(s) if c.ty == ColumnType::Symbol => {
-                for i in 0..s.len() {
+                for i in (0..s.len()).filter(|&i| bc.data.is_valid(i)) {
                     let v = s.get(i);
                     if v.len() > SYMBOL_BYTES_MAX || std::str::from_utf8(v).is_err() {
                         return Err(RequestError::StringTooLong {

@@ -394,6 +394,12 @@ fn scan_segment(
         }
         let body = &rest[8..RECORD_HEADER_BYTES + len];
         if crc32c::crc32c(body) != crc {
+            // A zero-filled tail is what a file system leaves after a torn extension.
+            if RECORD_HEADER_BYTES + len < rest.len() && rest.iter().any(|&b| b != 0) {
+                // Intact bytes follow: this is damage, not a torn final write, and the records
+                // after it were acknowledged.
+                return Err(corrupt(path, at as u64, "WAL record CRC mismatch before the end of the segment"));
+            }
             return Ok((at, Some("record CRC mismatch".into())));
         }
         let seq = u64::from_le_bytes(body[..8].try_into().expect("8"));
