@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use storage::{ScanSpec, Shard};
 
-use crate::agg::{canonical_bits, AggCall, AggState, KeyPart};
+use crate::agg::{canonical_bits, AggCall, AggFunc, AggState, KeyPart};
 use crate::error::{Result, SqlError};
 use crate::expr::{compare_values, truthy, Expr};
 use crate::types::{Column, DataType, ResultSet, Value};
@@ -104,12 +104,16 @@ pub struct Pipeline<'w> {
     group_index: HashMap<Box<[u64]>, usize>,
     groups: Groups,
     strings: HashMap<Box<[u8]>, u64>,
+    /// Symbol id → string code. A pipeline reads one shard, so one dictionary.
+    sym_codes: HashMap<u32, u64>,
     state_bytes: usize,
     // Projection state.
     out: Vec<Column>,
     rows_out: usize,
     /// Position of the next row, for first/last over sources without timestamps.
     row_counter: i64,
+    /// Whether any aggregate needs row order (first, last, any, anyLast).
+    needs_order: bool,
 }
 
 impl<'w> Pipeline<'w> {
@@ -125,10 +129,12 @@ impl<'w> Pipeline<'w> {
             group_index: HashMap::new(),
             groups: Groups::default(),
             strings: HashMap::new(),
+            sym_codes: HashMap::new(),
             state_bytes: 0,
             out,
             rows_out: 0,
             row_counter: 0,
+            needs_order: matches!(work, Work::Aggregate(spec) if spec.aggs.iter().any(|a| matches!(a.func, AggFunc::First | AggFunc::Last | AggFunc::Any | AggFunc::AnyLast))),
         }
     }
 
@@ -176,10 +182,11 @@ impl<'w> Pipeline<'w> {
         let synthetic: Vec<i64>;
         let order = match order {
             Some(o) => o,
-            None => {
+            None if self.needs_order => {
                 synthetic = (base..base + len as i64).collect();
                 &synthetic
             }
+            None => &[],
         };
         match self.work {
             Work::Aggregate(spec) => {
@@ -254,19 +261,17 @@ impl<'w> Pipeline<'w> {
                         Vector::U64(v) => v[i],
                         Vector::F64(v) => canonical_bits(v[i]),
                         Vector::Bool(v) => v[i] as u64,
-                        Vector::Sym(v, _) => v[i] as u64,
-                        Vector::Str(s) => {
-                            let b = s.get(i);
-                            match self.strings.get(b) {
-                                Some(&c) => c,
-                                None => {
-                                    let c = self.strings.len() as u64;
-                                    self.strings.insert(b.into(), c);
-                                    self.state_bytes += b.len() + 32;
-                                    c
-                                }
+                        // Symbols and strings share one code space (a filter turns symbol ids
+                        // into strings), so both go through the string table; ids are cached.
+                        Vector::Sym(v, dict) => match self.sym_codes.get(&v[i]) {
+                            Some(&c) => c,
+                            None => {
+                                let c = intern(&mut self.strings, &mut self.state_bytes, dict.get(v[i]).unwrap_or("").as_bytes());
+                                self.sym_codes.insert(v[i], c);
+                                c
                             }
-                        }
+                        },
+                        Vector::Str(s) => intern(&mut self.strings, &mut self.state_bytes, s.get(i)),
                         Vector::Null(_) => 0,
                     }
                 };
@@ -380,10 +385,10 @@ impl Fragment {
                 .collect();
             stats.bytes_read += cols.iter().map(|c| col_bytes(c, view.rows)).sum::<u64>();
             let order = self.ts_column.and_then(|i| match &cols[i].v {
-                Vector::I64(v) => Some(v.to_vec()),
+                Vector::I64(v) => Some(&v[..]),
                 _ => None,
             });
-            match pipeline.push(&cols, view.rows, order.as_deref()) {
+            match pipeline.push(&cols, view.rows, order) {
                 Ok(flow) => flow,
                 Err(e) => {
                     failure = Some(e);
@@ -399,6 +404,16 @@ impl Fragment {
         stats.blocks_pruned = scan.blocks_pruned;
         Ok((pipeline.finish(), stats))
     }
+}
+
+fn intern(strings: &mut HashMap<Box<[u8]>, u64>, bytes_used: &mut usize, b: &[u8]) -> u64 {
+    if let Some(&c) = strings.get(b) {
+        return c;
+    }
+    let c = strings.len() as u64;
+    strings.insert(b.into(), c);
+    *bytes_used += b.len() + 32;
+    c
 }
 
 fn col_bytes(c: &Col<'_>, rows: usize) -> u64 {

@@ -112,25 +112,12 @@ pub fn parse_datetime(s: &str) -> Option<i64> {
     }
 }
 
-/// A float as ClickHouse prints it: shortest round-trip digits, `inf`, `-inf`, `nan`.
+/// A float as ClickHouse prints it (shortest round-trip digits, its exponent rules, `inf`,
+/// `-inf`, `nan`); one implementation shared with the output formats.
 pub fn format_f64(v: f64) -> String {
-    if v.is_nan() {
-        "nan".into()
-    } else if v.is_infinite() {
-        if v > 0.0 {
-            "inf".into()
-        } else {
-            "-inf".into()
-        }
-    } else {
-        let s = format!("{v}");
-        // Rust never uses exponents; ClickHouse does for very large or small magnitudes.
-        if s.len() > 24 {
-            format!("{v:e}").replace("e", "e+").replace("e+-", "e-")
-        } else {
-            s
-        }
-    }
+    let mut out = Vec::with_capacity(24);
+    crate::format::write_float_text(&mut out, v);
+    String::from_utf8(out).expect("ASCII")
 }
 
 /// The text of a value as TabSeparated prints it (unescaped).
@@ -191,6 +178,7 @@ mod tests {
         assert_eq!(format_f64(100.0), "100");
         assert_eq!(format_f64(f64::NAN), "nan");
         assert_eq!(format_f64(f64::NEG_INFINITY), "-inf");
-        assert_eq!(format_f64(1e300), "1e+300");
+        assert_eq!(format_f64(1e300), "1e300");
+        assert_eq!(format_f64(1e-7), "1e-7");
     }
 }

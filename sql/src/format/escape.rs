@@ -61,8 +61,19 @@ pub(super) fn write_csv_quoted(out: &mut Vec<u8>, bytes: &[u8]) {
 
 /// A JSON string with ClickHouse's escapes: `\" \\ \b \f \n \r \t`, `\/` when
 /// `escape_forward_slashes`, `\u00XX` (upper-case hex) for other control bytes, and
-/// `\u2028`/`\u2029`, which JavaScript does not allow raw in strings.
-pub(super) fn write_json_string(out: &mut Vec<u8>, bytes: &[u8], escape_forward_slashes: bool) {
+/// `\u2028`/`\u2029`, which JavaScript does not allow raw in strings. With `validate_utf8`
+/// (what the JSON and JSONCompact documents do) bytes that are not UTF-8 are replaced first.
+pub(super) fn write_json_string(
+    out: &mut Vec<u8>,
+    bytes: &[u8],
+    escape_forward_slashes: bool,
+    validate_utf8: bool,
+) {
+    if validate_utf8 && std::str::from_utf8(bytes).is_err() {
+        let mut valid = Vec::with_capacity(bytes.len() + 2);
+        replace_invalid_utf8(&mut valid, bytes);
+        return write_json_string(out, &valid, escape_forward_slashes, false);
+    }
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
     out.push(b'"');
     let mut start = 0;
@@ -112,4 +123,38 @@ pub(super) fn write_json_string(out: &mut Vec<u8>, bytes: &[u8], escape_forward_
     }
     out.extend_from_slice(&bytes[start..]);
     out.push(b'"');
+}
+
+/// Copies `bytes`, writing U+FFFD for each run of bytes that are not UTF-8, as ClickHouse's
+/// `WriteBufferValidUTF8` does: an invalid byte is skipped alone, and consecutive skipped bytes
+/// share one replacement character.
+pub(super) fn replace_invalid_utf8(out: &mut Vec<u8>, bytes: &[u8]) {
+    let mut valid_from = 0;
+    let mut at = 0;
+    let mut just_replaced = false;
+    while at < bytes.len() {
+        let len = match bytes[at] {
+            0x00..=0x7F => 1,
+            0xC0..=0xDF => 2,
+            0xE0..=0xEF => 3,
+            0xF0..=0xF7 => 4,
+            _ => 0,
+        };
+        let sequence = bytes.get(at..at + len).filter(|_| len > 0);
+        if sequence.is_some_and(|s| std::str::from_utf8(s).is_ok()) {
+            at += len;
+            continue;
+        }
+        if valid_from < at {
+            out.extend_from_slice(&bytes[valid_from..at]);
+            just_replaced = false;
+        }
+        if !just_replaced {
+            out.extend_from_slice("\u{FFFD}".as_bytes());
+            just_replaced = true;
+        }
+        at += 1;
+        valid_from = at;
+    }
+    out.extend_from_slice(&bytes[valid_from..]);
 }

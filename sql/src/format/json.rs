@@ -20,20 +20,24 @@ struct ValueStyle {
     escape_forward_slashes: bool,
     /// Every value as a string (JSONStrings, JSONStringsEachRow, ...).
     strings: bool,
+    /// Replace bytes that are not UTF-8, as the JSON and JSONCompact documents do (the
+    /// line-per-row formats pass them through).
+    validate_utf8: bool,
 }
 
 impl ValueStyle {
-    fn new(options: &FormatOptions, strings: bool) -> ValueStyle {
+    fn new(options: &FormatOptions, strings: bool, validate_utf8: bool) -> ValueStyle {
         ValueStyle {
             quote_64bit_integers: options.json_quote_64bit_integers,
             quote_denormals: options.json_quote_denormals,
             escape_forward_slashes: options.json_escape_forward_slashes,
             strings,
+            validate_utf8,
         }
     }
 
     fn string(&self, out: &mut Vec<u8>, bytes: &[u8]) {
-        write_json_string(out, bytes, self.escape_forward_slashes);
+        write_json_string(out, bytes, self.escape_forward_slashes, self.validate_utf8);
     }
 
     fn value(&self, out: &mut Vec<u8>, column: &ColumnView<'_>, row: usize) {
@@ -108,7 +112,7 @@ struct Document {
 
 pub(super) fn document(options: &FormatOptions, compact: bool, strings: bool) -> Box<dyn Encoder> {
     Box::new(Document {
-        style: ValueStyle::new(options, strings),
+        style: ValueStyle::new(options, strings, true),
         compact,
         write_statistics: options.write_statistics,
         wrote_row: false,
@@ -216,7 +220,7 @@ pub(super) fn each_row(
         "JSONEachRow has no header lines"
     );
     Box::new(EachRow {
-        style: ValueStyle::new(options, strings),
+        style: ValueStyle::new(options, strings, false),
         compact,
         header,
     })

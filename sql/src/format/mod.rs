@@ -22,6 +22,10 @@ mod tests;
 
 use crate::types::{DataType, ResultSet};
 
+/// A float as ClickHouse's text formats print it (`1e300`, `1e-7`, `0.000001`, `-0`, `nan`,
+/// `-inf`): the one float formatter for anything that must print floats like ClickHouse.
+pub use scalar::write_f64 as write_float_text;
+
 /// An output format by its ClickHouse name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum OutputFormat {

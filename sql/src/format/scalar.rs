@@ -31,7 +31,7 @@ pub(super) fn write_i64(out: &mut Vec<u8>, v: i64) {
 
 /// A float as ClickHouse's text formats print it: `nan`, `inf`, `-inf`, `-0`, `0.000001`,
 /// `1e-7`, `100000000000000000000`, `1e21`, `1.7976931348623157e308`.
-pub(super) fn write_f64(out: &mut Vec<u8>, v: f64) {
+pub fn write_f64(out: &mut Vec<u8>, v: f64) {
     if v.is_nan() {
         out.extend_from_slice(b"nan");
         return;

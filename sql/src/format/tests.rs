@@ -151,7 +151,7 @@ fn floats() -> ResultSet {
 }
 
 fn strings() -> ResultSet {
-    let values: [&[u8]; 19] = [
+    let values: [&[u8]; 26] = [
         b"plain",
         b"",
         b"tab\there",
@@ -171,6 +171,13 @@ fn strings() -> ResultSet {
         b"\\N",
         b" pad ",
         b"bad\xff\xfeutf8",
+        b"a\xe2\x82A",
+        b"\xc0\xafz",
+        b"\xed\xa0\x80z",
+        b"\xef\xbf\xbd\xffz",
+        b"\xf4\x90\x80\x80z",
+        b"\x80z\x80",
+        b"end\xe2\x82",
     ];
     let mut s = StrValues::default();
     values.iter().for_each(|v| s.push(v));
@@ -205,7 +212,10 @@ fn slice(result: &ResultSet, rows: Range<usize>) -> ResultSet {
 // ---------------------------------------------------------------------------------------------
 // Helpers.
 
-const DATASETS: [(&str, fn() -> ResultSet); 4] = [
+/// A golden dataset: its file-name prefix and how to build it.
+type Dataset = (&'static str, fn() -> ResultSet);
+
+const DATASETS: [Dataset; 4] = [
     ("all_types", all_types),
     ("floats", floats),
     ("strings", strings),
@@ -609,7 +619,7 @@ fn describe(schema: &arrow_schema::Schema, batches: &[RecordBatch]) -> Json {
             for batch in batches {
                 let array = batch.column(i);
                 for row in 0..array.len() {
-                    values.push(if array.is_null(row) {
+                    values.push(if array.logical_nulls().is_some_and(|n| n.is_null(row)) {
                         Json::Null
                     } else {
                         match array.data_type() {

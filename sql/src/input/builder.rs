@@ -91,23 +91,37 @@ impl ColumnBuilder {
     }
 
     /// Appends `bytes.len() / 8` little-endian 8-byte values, for columns of 8-byte numbers
-    /// whose source has the same layout (the Native fast path). Returns false, appending
-    /// nothing, for other columns.
-    pub fn extend_le8(&mut self, bytes: &[u8]) -> bool {
+    /// whose source has the same layout (the Native fast path); `nulls` is a Native null map
+    /// (non-zero = NULL, whose value slot is then zeroed). Returns `Ok(false)`, appending
+    /// nothing, for other columns, and `Err(row)` for a NULL in a required column.
+    pub fn extend_le8(&mut self, bytes: &[u8], nulls: Option<&[u8]>) -> Result<bool, usize> {
+        let count = bytes.len() / 8;
         debug_assert_eq!(bytes.len() % 8, 0);
-        let words = bytes.chunks_exact(8).map(|c| {
+        debug_assert!(nulls.is_none_or(|n| n.len() == count));
+        if let Some(row) = nulls
+            .filter(|_| self.required)
+            .and_then(|n| n.iter().position(|&b| b != 0))
+        {
+            return Err(row);
+        }
+        let words = bytes.chunks_exact(8).enumerate().map(|(i, c)| {
             let mut w = [0u8; 8];
-            w.copy_from_slice(c);
+            if nulls.is_none_or(|n| n[i] == 0) {
+                w.copy_from_slice(c);
+            }
             w
         });
         match &mut self.values {
             Values::I64(v) => v.extend(words.map(i64::from_le_bytes)),
             Values::U64(v) => v.extend(words.map(u64::from_le_bytes)),
             Values::F64(v) => v.extend(words.map(f64::from_le_bytes)),
-            _ => return false,
+            _ => return Ok(false),
         }
-        self.valid.resize(self.values.len(), true);
-        true
+        match nulls {
+            None => self.valid.resize(self.values.len(), true),
+            Some(n) => self.valid.extend(n.iter().map(|&b| b == 0)),
+        }
+        Ok(true)
     }
 
     /// Drops every value from row `len` on.

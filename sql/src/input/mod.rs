@@ -48,6 +48,8 @@ pub const FIELD_BYTES_MAX_DEFAULT: usize = 1 << 20;
 pub const COLUMN_BYTES_MAX_DEFAULT: usize = 1 << 30;
 /// Row errors collected in [`ErrorMode::SkipBadRows`] before the whole decode fails.
 pub const ROW_ERRORS_MAX_DEFAULT: usize = 1000;
+/// Bytes a column name or type name in a binary header may have.
+pub const NAME_BYTES_MAX: usize = 64 << 10;
 /// The `client_protocol_version` from which Native columns carry a custom-serialization byte.
 pub const NATIVE_REVISION_CUSTOM_SERIALIZATION: u64 = 54454;
 
@@ -325,6 +327,39 @@ pub enum InputError {
         from: String,
         to: &'static str,
     },
+}
+
+impl InputError {
+    /// The ClickHouse error code and name a server would answer with, for the HTTP layer's
+    /// `Code: N. DB::Exception: … (NAME)` body.
+    pub fn clickhouse_code(&self) -> (u32, &'static str) {
+        match self {
+            InputError::UnknownColumn {
+                at: Location::ColumnList,
+                ..
+            } => (16, "NO_SUCH_COLUMN_IN_TABLE"),
+            InputError::DuplicateColumn {
+                at: Location::ColumnList,
+                ..
+            } => (15, "DUPLICATE_COLUMN"),
+            InputError::UnknownColumn { .. }
+            | InputError::DuplicateColumn { .. }
+            | InputError::MissingColumn { .. }
+            | InputError::FieldCount { .. } => (117, "INCORRECT_DATA"),
+            InputError::Parse { .. } => (6, "CANNOT_PARSE_TEXT"),
+            InputError::OutOfRange { .. } => (321, "VALUE_IS_OUT_OF_RANGE_OF_DATA_TYPE"),
+            InputError::NullValue { .. } => (349, "CANNOT_INSERT_NULL_IN_ORDINARY_COLUMN"),
+            InputError::FieldTooLong { .. } | InputError::ColumnTooLarge { .. } => {
+                (131, "TOO_LARGE_STRING_SIZE")
+            }
+            InputError::TooManyRows { .. } => (158, "TOO_MANY_ROWS"),
+            InputError::TooManyBadRows { first, .. } => first.error.clickhouse_code(),
+            InputError::Syntax { .. } => (27, "CANNOT_PARSE_INPUT_ASSERTION_FAILED"),
+            InputError::UnexpectedEnd { .. } => (33, "CANNOT_READ_ALL_DATA"),
+            InputError::UnsupportedType { .. } => (50, "UNKNOWN_TYPE"),
+            InputError::TypeMismatch { .. } => (53, "TYPE_MISMATCH"),
+        }
+    }
 }
 
 /// Decodes `data` in `format` for a table with `schema`. `columns` is the INSERT's explicit

@@ -17,7 +17,9 @@
 
 use super::binary::{compatible, convert, read_raw, ChType, Reader};
 use super::builder::{push_nulls, Cell, ColumnBuilder, Reason};
-use super::{value_error, Ctx, InputError, Location, NATIVE_REVISION_CUSTOM_SERIALIZATION};
+use super::{
+    value_error, Ctx, InputError, Location, NAME_BYTES_MAX, NATIVE_REVISION_CUSTOM_SERIALIZATION,
+};
 
 const LC_VERSION_SHARED_WITH_ADDITIONAL_KEYS: u64 = 1;
 const LC_INDEX_WIDTH_MASK: u64 = 0xFF;
@@ -44,8 +46,8 @@ pub(crate) fn decode(data: &[u8], ctx: &mut Ctx<'_>) -> Result<(), InputError> {
         seen.fill(false);
         for _ in 0..columns {
             let at = r.at();
-            let name = r.string("a column name", "", field_max)?;
-            let type_name = r.string("a column type", "", field_max)?;
+            let name = r.string("a column name", "", NAME_BYTES_MAX)?;
+            let type_name = r.string("a column type", "", NAME_BYTES_MAX)?;
             let type_name = String::from_utf8_lossy(type_name);
             if revision >= NATIVE_REVISION_CUSTOM_SERIALIZATION {
                 let custom = r.u8("the custom serialization flag")?;
@@ -157,12 +159,13 @@ fn plain<'a>(
 ) -> Result<(), InputError> {
     use super::binary::Base;
     use storage::ColumnType as T;
+    let null_map_pos = r.pos();
     let nulls = if ty.nullable {
         Some(r.take(rows, "a null map")?)
     } else {
         None
     };
-    if let (None, Some(col)) = (nulls, sink.as_deref_mut()) {
+    if let Some(col) = sink.as_deref_mut() {
         let same_layout = matches!(
             (&ty.base, col.ty),
             (Base::Int(8), T::Int64 | T::Timestamp)
@@ -171,16 +174,17 @@ fn plain<'a>(
                 | (Base::DateTime64(9), T::Timestamp)
         );
         if same_layout {
-            let len = rows
-                .checked_mul(8)
-                .ok_or_else(|| InputError::UnexpectedEnd {
-                    at: r.at(),
-                    expected: format!("{rows} values"),
-                })?;
-            let bytes = r.take(len, &ty.name)?;
-            let extended = col.extend_le8(bytes);
-            debug_assert!(extended);
-            return Ok(());
+            let bytes = r.take(rows.saturating_mul(8), &ty.name)?;
+            return match col.extend_le8(bytes, nulls) {
+                Ok(extended) => {
+                    debug_assert!(extended);
+                    Ok(())
+                }
+                Err(row) => Err(InputError::NullValue {
+                    at: Location::Byte(null_map_pos + row),
+                    column: col.name.clone(),
+                }),
+            };
         }
     }
     for i in 0..rows {
@@ -188,10 +192,11 @@ fn plain<'a>(
         let raw = read_raw(r, &ty.base, column, field_max)?;
         if let Some(col) = sink.as_deref_mut() {
             let null = nulls.is_some_and(|n| n[i] != 0);
-            let cell = if null {
-                Ok(Cell::Null)
+            let (cell, at) = if null {
+                // A refused NULL is reported at its null-map byte.
+                (Ok(Cell::Null), Location::Byte(null_map_pos + i))
             } else {
-                convert(raw, col.ty)
+                (convert(raw, col.ty), at)
             };
             push_raw(col, cell, at, || raw.text())?;
         }
@@ -301,7 +306,7 @@ fn low_cardinality<'a>(
             message: format!("column '{column}': {count} LowCardinality indexes but {left} rows left in the block"),
         })?;
         let base = r.pos();
-        let len = count.checked_mul(width).unwrap_or(usize::MAX);
+        let len = count.saturating_mul(width);
         let indexes = r.take(len, "LowCardinality indexes")?;
         let key_count = global_keys.len() + additional.len();
         for (i, chunk) in indexes.chunks_exact(width).enumerate() {

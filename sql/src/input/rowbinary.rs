@@ -10,7 +10,7 @@ use storage::TableSchema;
 
 use super::binary::{compatible, convert, read_raw, ChType, Reader};
 use super::builder::Cell;
-use super::{clickhouse_type_name, value_error, Ctx, InputError};
+use super::{clickhouse_type_name, value_error, Ctx, InputError, NAME_BYTES_MAX};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Header {
@@ -55,16 +55,19 @@ pub(crate) fn decode(
             let count = r.varint("the column count")?;
             let mut names: Vec<&[u8]> = Vec::new();
             for _ in 0..count {
-                names.push(r.string("a column name", "", field_max)?);
+                names.push(r.string("a column name", "", NAME_BYTES_MAX)?);
             }
             let map = ctx.header_map(at, names.iter().copied())?;
             for (name, target) in names.iter().zip(map) {
                 let column = String::from_utf8_lossy(name).into_owned();
                 let ty = if header == Header::NamesAndTypes {
                     let type_at = r.at();
-                    let type_name =
-                        String::from_utf8_lossy(r.string("a column type", &column, field_max)?)
-                            .into_owned();
+                    let type_name = String::from_utf8_lossy(r.string(
+                        "a column type",
+                        &column,
+                        NAME_BYTES_MAX,
+                    )?)
+                    .into_owned();
                     let ty =
                         ChType::parse(&type_name).ok_or_else(|| InputError::UnsupportedType {
                             at: type_at,

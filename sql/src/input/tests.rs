@@ -268,6 +268,22 @@ fn column_list_selects_and_orders_targets() {
 }
 
 #[test]
+fn errors_carry_clickhouse_codes() {
+    let e = run(
+        "CSV",
+        b"",
+        &trades(),
+        Some(&["timestamp", "symbol", "nope"]),
+        &opts(),
+    )
+    .unwrap_err();
+    assert_eq!(e.clickhouse_code(), (16, "NO_SUCH_COLUMN_IN_TABLE"));
+    assert_eq!(fails("CSV", b"1,A,x,1\n", &trades()).clickhouse_code().0, 6);
+    assert_eq!(fails("CSV", b"1,A,1\n", &trades()).clickhouse_code().0, 117);
+    assert_eq!(fails("Native", b"\x02", &trades()).clickhouse_code().0, 33);
+}
+
+#[test]
 fn empty_bodies_give_empty_batches() {
     for f in InputFormat::ALL {
         let d = decode(f, b"", &trades(), None, &opts()).unwrap_or_else(|e| panic!("{f}: {e}"));
@@ -620,7 +636,7 @@ fn csv_errors_say_line_and_column() {
         ),
         "{e}"
     );
-    let e = fails("CSV", b"1,,1,1\n", &trades());
+    let e = fails("CSV", b"1,\\N,1,1\n", &trades());
     assert_eq!(e.to_string(), "line 1, column 'symbol': must not be NULL");
     let e = fails("CSV", b"1,A,1,1,5\n", &trades());
     assert_eq!(e.to_string(), "line 1: expected 4 fields, found 5");
@@ -1258,7 +1274,7 @@ fn native_errors_carry_byte_offsets() {
     let e = run_native(&block, &table).unwrap_err();
     assert_eq!(
         e.to_string(),
-        "byte 26, column 'timestamp': value 18446744073709551615 is out of range for Timestamp"
+        "byte 19, column 'timestamp': value 18446744073709551615 is out of range for Timestamp"
     );
     let block = native_block(
         1,
@@ -1292,7 +1308,7 @@ fn native_errors_carry_byte_offsets() {
     );
     assert_eq!(
         run_native(&block, &table).unwrap_err().to_string(),
-        "byte 24, column 'symbol': cannot insert Float64 into a Symbol column"
+        "byte 26, column 'symbol': cannot insert Float64 into a Symbol column"
     );
     let block = native_block(
         1,
@@ -1319,7 +1335,18 @@ fn native_errors_carry_byte_offsets() {
     );
     assert_eq!(
         run_native(&block, &table).unwrap_err().to_string(),
-        "byte 41, column 'symbol': must not be NULL"
+        "byte 50, column 'symbol': must not be NULL"
+    );
+    let block = native_block(
+        2,
+        &[
+            ("timestamp", "Nullable(DateTime64(9))", [vec![0, 1], vec![0; 16]].concat()),
+            ("symbol", "String", strings(&["A", "B"])),
+        ],
+    );
+    assert_eq!(
+        run_native(&block, &table).unwrap_err().to_string(),
+        "byte 37, column 'timestamp': must not be NULL"
     );
     let mut lc = lc_strings(&[Some("A")], false);
     let last = lc.len() - 1;
@@ -1475,12 +1502,12 @@ fn row_binary_with_names_and_errors() {
     let err = fails("RowBinaryWithNamesAndTypes", &e.0, &table);
     assert_eq!(
         err.to_string(),
-        "byte 40, column 'timestamp': value 18446744073709551615 is out of range for Timestamp"
+        "byte 34, column 'timestamp': value 18446744073709551615 is out of range for Timestamp"
     );
     let err = fails("RowBinaryWithNamesAndTypes", &e.0[..e.0.len() - 3], &table);
     assert_eq!(
         err.to_string(),
-        "byte 40: unexpected end of data, expected UInt64"
+        "byte 34: unexpected end of data, expected UInt64"
     );
 
     let mut e = Enc::default();
@@ -1682,7 +1709,7 @@ mod never_panic {
             (
                 InputFormat::JsonEachRow,
                 br#"{"ts":"2026-11-20 14:30:00","sym":"A","i":1,"f":1.5,"b":true,"s":"x\u00e9\n"}
-{"ts":2,"sym":"B","u":"3","s":null,"n":[1,{"a":"]"}]}"#
+{"ts":2,"sym":"B","u":"3","s":[1,{"a":"]"}]}"#
                     .to_vec(),
             ),
             (

@@ -51,6 +51,14 @@ pub(crate) fn get_bit(bitmap: &[u8], row: usize) -> bool {
     bitmap[row / 8] >> (row % 8) & 1 == 1
 }
 
+/// Whether the first `len_rows` bits of `bitmap` are all set (bits past them are ignored).
+pub(crate) fn all_set(bitmap: &[u8], len_rows: usize) -> bool {
+    assert_bitmap_len(bitmap, len_rows, "validity/selection");
+    let full = len_rows / 8;
+    bitmap[..full].iter().all(|&byte| byte == 0xFF)
+        && (len_rows.is_multiple_of(8) || bitmap[full] | !((1u8 << (len_rows % 8)) - 1) == 0xFF)
+}
+
 #[track_caller]
 pub(crate) fn assert_bitmap_len(bitmap: &[u8], len_rows: usize, what: &str) {
     assert!(
@@ -105,6 +113,19 @@ impl<'a> RowMask<'a> {
             .iter()
             .flatten()
             .all(|bitmap| get_bit(bitmap, row))
+    }
+
+    /// The kept rows among `row .. row + 64`, for any `row` (not only multiples of 64); bits
+    /// past `len` are zero.
+    #[inline(always)]
+    pub(crate) fn bits_from(&self, row: usize) -> u64 {
+        let (word_index, shift) = (row / 64, row % 64);
+        let low = self.word(word_index) >> shift;
+        if shift == 0 {
+            low
+        } else {
+            low | self.word(word_index + 1) << (64 - shift)
+        }
     }
 
     /// Number of words covering the rows.
@@ -481,6 +502,15 @@ mod tests {
             for row in 0..len {
                 prop_assert_eq!(get_bit(&round_trip, row), get_bit(&a, row));
             }
+            let mask = RowMask::new(len, [Some(&a), Some(&b), None]);
+            for row in 0..len {
+                let bits = mask.bits_from(row);
+                for bit in 0..64 {
+                    let want = row + bit < len && get_bit(&a, row + bit) && get_bit(&b, row + bit);
+                    prop_assert_eq!(bits >> bit & 1 == 1, want);
+                }
+            }
+            prop_assert_eq!(all_set(&a, len), (0..len).all(|row| get_bit(&a, row)));
             for level in levels() {
                 prop_assert_eq!(popcount_with(level, &a, len), expected_count);
                 let mut rows = vec![1, 2, 3];

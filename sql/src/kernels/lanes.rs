@@ -1,4 +1,4 @@
-//! Per-type SIMD lane operations that the generic kernels are written against; sealed, so only this crate can implement or call them.
+//! Per-type SIMD lane operations that the generic kernels are written against; sealed: only this crate can implement them.
 //!
 //! Each column type implements [`Lanes`] (f64, i64, u64) and/or [`CmpLanes`] (also u32) once,
 //! and every kernel is a single generic function over those traits: no kernel is written per

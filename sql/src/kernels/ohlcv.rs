@@ -1,8 +1,8 @@
 //! OHLCV bars over a time-sorted block: per bucket open, high, low, close, volume, row count and the vwap numerator, in one pass over runs.
 //!
 //! This is the "1-minute bars" kernel. Buckets are walked as runs of the sorted timestamps
-//! (see `xbar::walk_runs`: an 8-wide compare, then galloping), so timestamps are mostly not
-//! even read; each run's price and volume are then reduced in one fused SIMD pass.
+//! (see `bucket_runs_with`), so inside long runs timestamps are barely read; each run's price
+//! and volume are then reduced in one fused SIMD pass (runs under 8 rows one row at a time).
 //!
 //! Semantics. A row counts when its price and volume are valid and it is selected. A bucket
 //! with no counted row produces no bar. `open`/`close` are the first/last counted row's price
@@ -10,7 +10,7 @@
 //! is Σ volume (wrapping for integers); `count` the counted rows; `price_volume_sum` is
 //! Σ price·volume in f64 (divide by `volume` for the bar's vwap, or merge across shards).
 
-use super::bitmap::RowMask;
+use super::bitmap::{all_set, RowMask};
 use super::lanes::{Lanes, Numeric};
 use super::xbar::xbar_one;
 use super::SimdLevel;
@@ -155,12 +155,12 @@ pub fn ohlcv<P: Numeric, V: Numeric>(
     ohlcv_with(super::simd_level(), ticks, bucket_ns, out);
 }
 
-/// [`ohlcv`] at a chosen level. With any validity or selection bitmap present every level
-/// runs the scalar reference (tick columns rarely have nulls; this keeps the SIMD path
-/// branch-free).
-pub fn ohlcv_with<P: Numeric, V: Numeric>(
+/// [`ohlcv`] at a chosen level. Bitmaps whose rows are all set are ignored. With a real
+/// validity or selection bitmap the AVX-512 level reduces each run with masked loads; the AVX2
+/// level then runs the scalar reference (tick columns rarely have nulls).
+pub fn ohlcv_with<'b, P: Numeric, V: Numeric>(
     level: SimdLevel,
-    ticks: &Ticks<'_, P, V>,
+    ticks: &Ticks<'b, P, V>,
     bucket_ns: i64,
     out: &mut OhlcvBars<P, V>,
 ) {
@@ -192,6 +192,10 @@ pub fn ohlcv_with<P: Numeric, V: Numeric>(
         #[cfg(target_arch = "x86_64")]
         // SAFETY: assert_supported checked AVX-512 F/DQ; the columns have equal lengths.
         SimdLevel::Avx512 if mask.is_all() => unsafe { ohlcv_avx512(ticks, bucket_ns, out) },
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: assert_supported checked AVX-512 F/DQ; the columns and `mask` cover the
+        // same rows.
+        SimdLevel::Avx512 => unsafe { ohlcv_masked_avx512(ticks, mask, bucket_ns, out) },
         #[cfg(target_arch = "x86_64")]
         // SAFETY: assert_supported checked AVX2; the columns have equal lengths.
         SimdLevel::Avx2 if mask.is_all() => unsafe { ohlcv_avx2(ticks, bucket_ns, out) },
@@ -293,7 +297,20 @@ fn finish_bar<P: Numeric, V: Numeric>(
     volume: V,
     price_volume_sum: f64,
 ) -> Bar<P, V> {
-    let (open, close) = (price[0], price[price.len() - 1]);
+    let ends = (price[0], price[price.len() - 1], price.len() as u64);
+    finish_bar_of(ends, bucket, high, low, volume, price_volume_sum)
+}
+
+/// [`finish_bar`] given `(open, close, count)`.
+#[inline(always)]
+fn finish_bar_of<P: Numeric, V: Numeric>(
+    (open, close, count): (P, P, u64),
+    bucket: i64,
+    high: P,
+    low: P,
+    volume: V,
+    price_volume_sum: f64,
+) -> Bar<P, V> {
     let all_nan = high == P::LOWEST && low == P::HIGHEST && open.is_nan();
     Bar {
         bucket_start_ns: bucket,
@@ -302,7 +319,7 @@ fn finish_bar<P: Numeric, V: Numeric>(
         low: if all_nan { open } else { low },
         close,
         volume,
-        count: price.len() as u64,
+        count,
         price_volume_sum,
     }
 }
@@ -327,6 +344,108 @@ unsafe fn ohlcv_avx512<P: Numeric, V: Numeric>(
     };
     // SAFETY: features enabled here.
     unsafe { super::xbar::walk_runs_avx512(ticks.ts, bucket_ns, &mut emit) };
+}
+
+/// As [`ohlcv_avx512`], counting only the rows `mask` keeps; runs with no kept row give no bar.
+///
+/// # Safety
+/// The CPU must support AVX-512 F/DQ; the three columns and `mask` cover the same rows.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512dq,popcnt")]
+unsafe fn ohlcv_masked_avx512<P: Numeric, V: Numeric>(
+    ticks: &Ticks<'_, P, V>,
+    mask: RowMask<'_>,
+    bucket_ns: i64,
+    out: &mut OhlcvBars<P, V>,
+) {
+    let mut emit = |bucket: i64, start: usize, end: usize| {
+        // SAFETY: features enabled here; `start < end <= len` of every column and the mask.
+        if let Some(bar) = unsafe { bar_masked_avx512(ticks, mask, bucket, start, end) } {
+            out.push(bar);
+        }
+    };
+    // SAFETY: features enabled here.
+    unsafe { super::xbar::walk_runs_avx512(ticks.ts, bucket_ns, &mut emit) };
+}
+
+/// One bar over the kept rows among `start..end`, 8-lane masked loads (runs start anywhere,
+/// so each 64-row step reads the mask at an arbitrary bit offset); `None` if none is kept.
+///
+/// # Safety
+/// The CPU must support AVX-512 F/DQ; `start < end <= ` the length of every column and of
+/// `mask`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512dq,popcnt")]
+unsafe fn bar_masked_avx512<P: Numeric, V: Numeric>(
+    ticks: &Ticks<'_, P, V>,
+    mask: RowMask<'_>,
+    bucket: i64,
+    start: usize,
+    end: usize,
+) -> Option<Bar<P, V>> {
+    let (price, volume) = (&ticks.price[..end], &ticks.volume[..end]);
+    let (pp, vp) = (price.as_ptr(), volume.as_ptr());
+    let (mut first, mut last, mut count) = (usize::MAX, 0, 0u64);
+    // SAFETY: features enabled here. Plain loads read rows `[at, at + 8)` with `at + 8 <= end`;
+    // masked loads start at a row `< end` and read only lanes whose bit is set, and bits are
+    // cleared at and past `end`.
+    unsafe {
+        let (lowest, highest) = (P::splat512(P::LOWEST), P::splat512(P::HIGHEST));
+        let (price_zero, volume_zero) = (P::splat512(P::ZERO), V::splat512(V::ZERO));
+        let (mut high, mut low, mut volume_sum) = (lowest, highest, volume_zero);
+        let mut price_volume = _mm512_setzero_pd();
+        let mut row = start;
+        while row < end {
+            let span = (end - row).min(64);
+            let live = if span == 64 {
+                u64::MAX
+            } else {
+                (1u64 << span) - 1
+            };
+            let bits = mask.bits_from(row) & live;
+            if bits != 0 {
+                first = first.min(row + bits.trailing_zeros() as usize);
+                last = row + 63 - bits.leading_zeros() as usize;
+                count += u64::from(bits.count_ones());
+                for group in 0..span.div_ceil(8) {
+                    let k = (bits >> (8 * group)) as u8;
+                    let at = row + 8 * group;
+                    if k == 0 {
+                        continue;
+                    }
+                    if at + 8 <= end {
+                        // Plain loads (masked ones cost about double on some CPUs), then
+                        // unkept lanes replaced by each accumulator's identity.
+                        let (p, v) = (P::load512(pp.add(at)), V::load512(vp.add(at)));
+                        high = P::max512(high, P::select512(k, lowest, p));
+                        low = P::min512(low, P::select512(k, highest, p));
+                        volume_sum = V::add512(volume_sum, V::select512(k, volume_zero, v));
+                        let (p, v) = (P::to_f64_512(p), V::to_f64_512(v));
+                        price_volume = _mm512_mask3_fmadd_pd(p, v, price_volume, k);
+                    } else {
+                        let v = V::mask_load512(volume_zero, k, vp.add(at));
+                        high = P::max512(high, P::mask_load512(lowest, k, pp.add(at)));
+                        low = P::min512(low, P::mask_load512(highest, k, pp.add(at)));
+                        volume_sum = V::add512(volume_sum, v);
+                        let p = P::to_f64_512(P::mask_load512(price_zero, k, pp.add(at)));
+                        price_volume = _mm512_fmadd_pd(p, V::to_f64_512(v), price_volume);
+                    }
+                }
+            }
+            row += 64;
+        }
+        if count == 0 {
+            return None;
+        }
+        Some(finish_bar_of(
+            (price[first], price[last], count),
+            bucket,
+            P::reduce_max512(high),
+            P::reduce_min512(low),
+            V::reduce_add512(volume_sum),
+            _mm512_reduce_add_pd(price_volume),
+        ))
+    }
 }
 
 /// One bar over rows `start..end` with 8-lane vectors; the tail is a masked load.
@@ -664,7 +783,14 @@ mod tests {
         f64_price_f64_volume: f64 => moderate_f64, f64 => moderate_f64, masks: false;
         i64_price_i64_volume: i64 => i64::any_value, i64 => i64::any_value, masks: false;
         i64_price_u64_volume: i64 => i64::any_value, u64 => u64::any_value, masks: false;
+        i64_price_f64_volume: i64 => i64::any_value, f64 => moderate_f64, masks: false;
+        f64_price_u64_volume: f64 => moderate_f64, u64 => u64::any_value, masks: false;
+        u64_price_i64_volume: u64 => u64::any_value, i64 => i64::any_value, masks: false;
+        u64_price_f64_volume: u64 => u64::any_value, f64 => moderate_f64, masks: false;
+        u64_price_u64_volume: u64 => u64::any_value, u64 => u64::any_value, masks: false;
         f64_price_i64_volume_masked: f64 => moderate_f64, i64 => i64::any_value, masks: true;
+        i64_price_u64_volume_masked: i64 => i64::any_value, u64 => u64::any_value, masks: true;
+        f64_price_f64_volume_masked: f64 => moderate_f64, f64 => moderate_f64, masks: true;
     }
 
     #[test]

@@ -249,6 +249,20 @@ fn timing() {
             }),
         );
         report(
+            "xbar 1 min, 32k rows (in L2)",
+            level,
+            32_768,
+            16 * 32_768,
+            best(|| {
+                xbar_with(
+                    level,
+                    black_box(&ts_day[..32_768]),
+                    MINUTE_NS,
+                    &mut out_ints[..32_768],
+                );
+            }),
+        );
+        report(
             "bucket_runs 1 min, 1 day",
             level,
             ROWS,
@@ -282,6 +296,19 @@ fn timing() {
                 }),
             );
         }
+        let masked = Ticks {
+            price_validity: Some(&validity),
+            ..Ticks::new(&ts_day, &price, &volume)
+        };
+        report(
+            "ohlcv 1 min, 1 day, price validity",
+            level,
+            ROWS,
+            3 * bytes8,
+            best(|| {
+                ohlcv_with(level, black_box(&masked), MINUTE_NS, &mut bars);
+            }),
+        );
         report(
             "first_row_by_ts (unsorted)",
             level,
@@ -292,90 +319,5 @@ fn timing() {
             }),
         );
         println!();
-    }
-}
-
-#[test]
-#[ignore = "scratch"]
-fn scratch_vwap_masks() {
-    let mut rng = Rng(7);
-    let (_, price, volume) = ticks(&mut rng, 1000);
-    let validity = rng.bitmap(ROWS, 250);
-    let selection = rng.bitmap(ROWS, 128);
-    let all = vec![0xFFu8; bitmap_bytes(ROWS)];
-    for level in levels() {
-        for (name, a, b) in [
-            ("none", None, None),
-            ("validity", Some(&validity[..]), None),
-            ("selection", None, Some(&selection[..])),
-            ("all-ones", Some(&all[..]), None),
-            ("both", Some(&validity[..]), Some(&selection[..])),
-        ] {
-            report(
-                name,
-                level,
-                ROWS,
-                16 * ROWS,
-                best(|| {
-                    black_box(vwap_with(level, black_box(&price), a, &volume, None, b));
-                }),
-            );
-            report(
-                name,
-                level,
-                ROWS,
-                8 * ROWS,
-                best(|| {
-                    black_box(sum_with(level, black_box(&price), a, b));
-                }),
-            );
-        }
-    }
-}
-
-#[test]
-#[ignore = "scratch"]
-fn scratch_xbar() {
-    let mut rng = Rng(9);
-    for rows in [32_768usize, ROWS] {
-        let ts: Vec<i64> = (0..rows)
-            .map(|_| 1_700_000_000_000_000_000 + (rng.next() >> 4) as i64 % 1_000_000_000_000_000)
-            .collect();
-        let mut out = vec![0i64; rows];
-        for level in levels() {
-            report(
-                &format!("xbar {rows}"),
-                level,
-                rows,
-                16 * rows,
-                best(|| xbar_with(level, black_box(&ts), MINUTE_NS, &mut out)),
-            );
-        }
-    }
-}
-
-#[test]
-#[ignore = "scratch"]
-fn scratch_sparse() {
-    let mut rng = Rng(11);
-    let (ts, price, volume) = ticks(&mut rng, MINUTE_NS as u64);
-    let mut runs = Vec::with_capacity(ROWS);
-    let mut bars = OhlcvBars::default();
-    for level in levels() {
-        report(
-            "bucket_runs sparse",
-            level,
-            ROWS,
-            8 * ROWS,
-            best(|| bucket_runs_with(level, black_box(&ts), MINUTE_NS, &mut runs)),
-        );
-        let ticks = Ticks::new(&ts, &price, &volume);
-        report(
-            "ohlcv sparse",
-            level,
-            ROWS,
-            24 * ROWS,
-            best(|| ohlcv_with(level, black_box(&ticks), MINUTE_NS, &mut bars)),
-        );
     }
 }

@@ -376,6 +376,10 @@ mod tests {
         i64_price_i64_volume: i64 => i64::any_value, i64 => i64::any_value;
         i64_price_f64_volume: i64 => i64::any_value, f64 => moderate_f64;
         f64_price_u64_volume: f64 => moderate_f64, u64 => u64::any_value;
+        i64_price_u64_volume: i64 => i64::any_value, u64 => u64::any_value;
+        u64_price_i64_volume: u64 => u64::any_value, i64 => i64::any_value;
+        u64_price_f64_volume: u64 => u64::any_value, f64 => moderate_f64;
+        u64_price_u64_volume: u64 => u64::any_value, u64 => u64::any_value;
     }
 
     #[test]

@@ -131,10 +131,16 @@ pub fn bucket_runs(ts: &[i64], bucket_ns: i64, out: &mut Vec<BucketRun>) {
 }
 
 /// [`bucket_runs`] at a chosen level. The scalar reference computes `xbar` for every row and
-/// compares with its neighbour. The SIMD levels walk runs: the end of a run is the first row
-/// at or past the bucket's end, found by comparing the next 8 timestamps at once and, if the
-/// run is longer, galloping (doubling steps, then binary search), so a long run costs
-/// O(log run) and a division happens only when a gap skips buckets.
+/// compares with its neighbour. The SIMD levels walk runs instead of looking at every row:
+///
+/// * AVX-512 (`walk_runs_avx512`): 64-row chunks; a chunk wholly inside the current run is
+///   skipped after one compare of its last timestamp, and a chunk holding boundaries gets the
+///   vector `xbar` of its rows, boundaries being lanes whose bucket differs from the previous
+///   row's. Long runs cost one compare per 64 rows; short runs no division or search each.
+/// * AVX2 (`walk_runs`/`run_end`): per run, the end is the first row at or past the bucket's
+///   end: an 8-wide compare, then a walk of 64-row steps, then galloping past 1024 rows; a
+///   division happens only when a gap skips buckets. Many short runs are slower here than in
+///   the scalar reference (one dependent division and search per run).
 pub fn bucket_runs_with(level: SimdLevel, ts: &[i64], bucket_ns: i64, out: &mut Vec<BucketRun>) {
     level.assert_supported();
     assert_bucket(bucket_ns);
@@ -526,6 +532,46 @@ mod tests {
             );
             bucket_runs_with(level, &[], 10, &mut runs);
             assert!(runs.is_empty());
+        }
+    }
+
+    /// The f64 quotient estimate is the delicate part of the AVX-512 version: check a grid of
+    /// widths (around powers of two, up to the SIMD limit) against timestamps at the ends of
+    /// the range and just around bucket edges.
+    #[test]
+    fn xbar_edge_grid() {
+        let mut widths: Vec<i64> = (1..=64).collect();
+        for shift in 1..=62 {
+            let power = 1i64 << shift;
+            widths.extend([power - 1, power, power.saturating_add(1)]);
+        }
+        widths.extend([
+            1_000,
+            60_000_000_000,
+            86_400_000_000_000,
+            604_800_000_000_000,
+            i64::MAX,
+        ]);
+        let mut ts = vec![i64::MIN, i64::MIN + 1, i64::MAX, i64::MAX - 1, -1, 0, 1];
+        for &width in &widths {
+            for quotient in [-(1i64 << 40), -3, -1, 1, 7, 1 << 20, 1_700_000_000] {
+                if let Some(edge) = quotient.checked_mul(width) {
+                    ts.extend([edge.saturating_sub(1), edge, edge.saturating_add(1)]);
+                }
+            }
+        }
+        let mut expected = vec![0; ts.len()];
+        let mut got = vec![0; ts.len()];
+        for &width in &widths {
+            xbar_with(SimdLevel::Scalar, &ts, width, &mut expected);
+            for (&t, &start) in ts.iter().zip(&expected) {
+                let exact = i128::from(t).div_euclid(i128::from(width)) * i128::from(width);
+                assert_eq!(start, exact as i64, "ts {t} width {width}");
+            }
+            for level in levels() {
+                xbar_with(level, &ts, width, &mut got);
+                assert_eq!(got, expected, "{level:?} width {width}");
+            }
         }
     }
 

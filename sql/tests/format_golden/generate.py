@@ -47,7 +47,8 @@ STRINGS = [
     b"plain", b"", b"tab\there", b"nl\nx", b"cr\rx", b"back\\slash", b"single'quote",
     b'double"quote', b"nul\x00x", b"bs\x08ff\x0cvt\x0b", b"ctl\x01\x1b\x1f\x7f", b"sl/ash",
     "€日本😀".encode(), "ls\u2028ps\u2029".encode(), b"a,b;c", b"NULL", b"\\N", b" pad ",
-    b"bad\xff\xfeutf8",
+    b"bad\xff\xfeutf8", b"a\xe2\x82A", b"\xc0\xafz", b"\xed\xa0\x80z", "\ufffd".encode() + b"\xffz",
+    b"\xf4\x90\x80\x80z", b"\x80z\x80", b"end\xe2\x82",
 ]
 STRING_COLUMN = 's "x"\t/'
 
