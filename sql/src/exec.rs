@@ -266,12 +266,18 @@ impl<'w> Pipeline<'w> {
                         Vector::Sym(v, dict) => match self.sym_codes.get(&v[i]) {
                             Some(&c) => c,
                             None => {
-                                let c = intern(&mut self.strings, &mut self.state_bytes, dict.get(v[i]).unwrap_or("").as_bytes());
+                                let c = intern(
+                                    &mut self.strings,
+                                    &mut self.state_bytes,
+                                    dict.get(v[i]).unwrap_or("").as_bytes(),
+                                );
                                 self.sym_codes.insert(v[i], c);
                                 c
                             }
                         },
-                        Vector::Str(s) => intern(&mut self.strings, &mut self.state_bytes, s.get(i)),
+                        Vector::Str(s) => {
+                            intern(&mut self.strings, &mut self.state_bytes, s.get(i))
+                        }
                         Vector::Null(_) => 0,
                     }
                 };

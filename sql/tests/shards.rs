@@ -26,7 +26,11 @@ fn run(db: &Database, q: &str) -> Vec<Vec<Value>> {
 
 fn close(a: &Value, b: &Value) -> bool {
     match (a, b) {
-        (Value::Float(x), Value::Float(y)) => (x.is_nan() && y.is_nan()) || x == y || (x - y).abs() <= 1e-9 * x.abs().max(y.abs()).max(1.0),
+        (Value::Float(x), Value::Float(y)) => {
+            (x.is_nan() && y.is_nan())
+                || x == y
+                || (x - y).abs() <= 1e-9 * x.abs().max(y.abs()).max(1.0)
+        }
         _ => a == b,
     }
 }
@@ -34,23 +38,46 @@ fn close(a: &Value, b: &Value) -> bool {
 fn query() -> impl Strategy<Value = String> {
     let aggs = prop::sample::subsequence(
         vec![
-            "count()", "count(price)", "sum(volume)", "min(price)", "max(price)", "avg(price)", "vwap(price, volume)",
-            "first(price)", "last(price)", "uniq(symbol)", "median(price)", "stddevPop(price)", "argMax(volume, timestamp)", "argMin(price, timestamp)",
-            "sum(price * volume)", "quantile(0.9)(price)", "count(DISTINCT volume)",
+            "count()",
+            "count(price)",
+            "sum(volume)",
+            "min(price)",
+            "max(price)",
+            "avg(price)",
+            "vwap(price, volume)",
+            "first(price)",
+            "last(price)",
+            "uniq(symbol)",
+            "median(price)",
+            "stddevPop(price)",
+            "argMax(volume, timestamp)",
+            "argMin(price, timestamp)",
+            "sum(price * volume)",
+            "quantile(0.9)(price)",
+            "count(DISTINCT volume)",
         ],
         1..5,
     );
-    let keys = prop::sample::subsequence(vec!["symbol", "xbar(timestamp, 600000000000)", "volume % 3"], 0..3);
+    let keys = prop::sample::subsequence(
+        vec!["symbol", "xbar(timestamp, 600000000000)", "volume % 3"],
+        0..3,
+    );
     let filter = prop_oneof![
         Just(String::new()),
         (0.0..200.0f64).prop_map(|p| format!("WHERE price > {p:.2}")),
         Just("WHERE symbol IN ('AAPL', 'TSLA')".to_string()),
         Just("WHERE symbol = 'GOOG'".to_string()),
-        (0..3600i64).prop_map(|s| format!("WHERE timestamp >= toDateTime('2026-11-20 00:00:00') + INTERVAL {s} SECOND")),
+        (0..3600i64).prop_map(|s| format!(
+            "WHERE timestamp >= toDateTime('2026-11-20 00:00:00') + INTERVAL {s} SECOND"
+        )),
         Just("WHERE price IS NULL OR volume > 50".to_string()),
     ];
     (aggs, keys, filter).prop_map(|(aggs, keys, filter)| {
-        let select: Vec<String> = keys.iter().map(|k| k.to_string()).chain(aggs.iter().map(|a| a.to_string())).collect();
+        let select: Vec<String> = keys
+            .iter()
+            .map(|k| k.to_string())
+            .chain(aggs.iter().map(|a| a.to_string()))
+            .collect();
         let mut q = format!("SELECT {} FROM trades {filter}", select.join(", "));
         if !keys.is_empty() {
             q += &format!(" GROUP BY {} ORDER BY {}", keys.join(", "), keys.join(", "));

@@ -1340,7 +1340,11 @@ fn native_errors_carry_byte_offsets() {
     let block = native_block(
         2,
         &[
-            ("timestamp", "Nullable(DateTime64(9))", [vec![0, 1], vec![0; 16]].concat()),
+            (
+                "timestamp",
+                "Nullable(DateTime64(9))",
+                [vec![0, 1], vec![0; 16]].concat(),
+            ),
             ("symbol", "String", strings(&["A", "B"])),
         ],
     );
