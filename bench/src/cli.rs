@@ -1,4 +1,4 @@
-//! Command-line arguments of `ronto-bench`: `<suite> [--quick] [--out DIR] [--data DIR]`.
+//! Command-line arguments of `ronto-bench`: `<suite> [--quick] [--out DIR] [--data DIR] [--only TEXT]`.
 
 use std::fmt;
 use std::path::PathBuf;

@@ -46,11 +46,43 @@ pub fn loadavg() -> String {
         .unwrap_or_else(|_| "unknown".into())
 }
 
-/// CPU time the calling thread has run, in ns (`/proc/thread-self/schedstat`), if the kernel
-/// exposes it. Used to tell time spent computing from time spent waiting on the disk.
-pub fn thread_cpu_ns() -> Option<u64> {
-    let s = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
-    s.split_whitespace().next()?.parse().ok()
+/// Where the calling thread's time went, from `/proc/thread-self/schedstat`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ThreadTimes {
+    /// Time running on a CPU.
+    pub run_ns: u64,
+    /// Time runnable but waiting for a CPU (other work on the machine).
+    pub wait_ns: u64,
+}
+
+impl ThreadTimes {
+    /// The calling thread's totals so far, if the kernel exposes them.
+    pub fn now() -> Option<ThreadTimes> {
+        let s = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+        let mut f = s.split_whitespace().map(|x| x.parse::<u64>().ok());
+        Some(ThreadTimes {
+            run_ns: f.next()??,
+            wait_ns: f.next()??,
+        })
+    }
+
+    /// `self - earlier`.
+    pub fn since(self, earlier: ThreadTimes) -> ThreadTimes {
+        ThreadTimes {
+            run_ns: self.run_ns.saturating_sub(earlier.run_ns),
+            wait_ns: self.wait_ns.saturating_sub(earlier.wait_ns),
+        }
+    }
+
+    /// "on CPU x%, waiting for a CPU y%" of `wall_ns`; the rest is blocked (I/O, sleep).
+    pub fn note(self, wall_ns: u64) -> String {
+        let pct = |ns: u64| 100.0 * ns as f64 / wall_ns.max(1) as f64;
+        format!(
+            "on CPU {:.0}%, waiting for a CPU {:.0}%",
+            pct(self.run_ns),
+            pct(self.wait_ns)
+        )
+    }
 }
 
 /// Bytes available to unprivileged users on the filesystem holding `path`, from `df -Pk`.

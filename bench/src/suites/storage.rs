@@ -17,7 +17,7 @@ use crate::data::{Pool, TradesGen};
 use crate::hist::{new_histogram, write_hgrm, Summary};
 use crate::report::{fmt_bytes, fmt_count, fmt_int, fmt_ns, Report, Row};
 use crate::suites::Ctx;
-use crate::sys::{dir_bytes, disk_available_bytes, thread_cpu_ns, ScratchDir};
+use crate::sys::{dir_bytes, disk_available_bytes, ScratchDir, ThreadTimes};
 use crate::{BenchError, IoAt};
 
 /// Distinct symbols in every generated stream.
@@ -42,6 +42,8 @@ struct Plan {
     latency_warmup_appends: usize,
     latency_appends: usize,
     latency_commit_run: Duration,
+    /// Bytes written by the page-cache probe.
+    probe_bytes: usize,
     /// Rows held hot when `seal_all` is timed, and how many times.
     seal_rows: usize,
     seal_rounds: usize,
@@ -62,6 +64,7 @@ impl Plan {
                 latency_warmup_appends: 20_000,
                 latency_appends: 200_000,
                 latency_commit_run: Duration::from_millis(250),
+                probe_bytes: 64 << 20,
                 seal_rows: 10 * BULK_ROWS,
                 seal_rounds: 2,
                 recovery_rows: 2_000_000,
@@ -78,6 +81,7 @@ impl Plan {
                 latency_warmup_appends: 200_000,
                 latency_appends: 2_000_000,
                 latency_commit_run: Duration::from_secs(3),
+                probe_bytes: 512 << 20,
                 seal_rows: SYMBOLS * BULK_ROWS,
                 seal_rounds: 5,
                 recovery_rows: 100_000_000,
@@ -202,8 +206,10 @@ struct Driven {
     commits: u64,
     /// Sum of the timed iterations (append(s) + commit).
     timed_ns: u64,
-    /// Thread CPU time over the whole drive, and the wall time it covered.
-    cpu_ns: Option<u64>,
+    /// The part of `timed_ns` spent in `append` (the rest is in `commit`: WAL write, fsync, seals).
+    append_ns: u64,
+    /// The thread's scheduling over the whole drive, and the wall time it covered.
+    times: Option<ThreadTimes>,
     wall_ns: u64,
     /// Σ price of the appended rows.
     price_sum: f64,
@@ -214,14 +220,15 @@ impl Driven {
         self.rows as f64 * 1e9 / self.timed_ns.max(1) as f64
     }
 
+    /// How the timed time splits between append and commit.
+    fn split_note(&self) -> String {
+        let pct = 100.0 * self.append_ns as f64 / self.timed_ns.max(1) as f64;
+        format!("append {pct:.0}% / commit {:.0}% of time", 100.0 - pct)
+    }
+
     fn cpu_note(&self) -> String {
-        match self.cpu_ns {
-            Some(c) => format!(
-                "thread CPU {:.0}%",
-                100.0 * c as f64 / self.wall_ns.max(1) as f64
-            ),
-            None => String::new(),
-        }
+        self.times
+            .map_or_else(String::new, |t| t.note(self.wall_ns))
     }
 }
 
@@ -247,7 +254,7 @@ fn drive(
         })
         .collect();
     let mut d = Driven::default();
-    let cpu_start = thread_cpu_ns();
+    let times_start = ThreadTimes::now();
     let wall_start = Instant::now();
     let mut prev = Instant::now();
     loop {
@@ -264,8 +271,10 @@ fn drive(
         for b in &pool.batches[range.clone()] {
             shard.append(b)?;
         }
+        let appended = Instant::now();
         shard.commit()?;
         let now = Instant::now();
+        d.append_ns += appended.duration_since(prev).as_nanos() as u64;
         let ns = now.duration_since(prev).as_nanos() as u64;
         prev = now;
         if let Some(h) = hist.as_deref_mut() {
@@ -280,7 +289,7 @@ fn drive(
         pool.next += appends_per_commit;
     }
     d.wall_ns = wall_start.elapsed().as_nanos() as u64;
-    d.cpu_ns = cpu_start.zip(thread_cpu_ns()).map(|(a, b)| b - a);
+    d.times = times_start.zip(ThreadTimes::now()).map(|(a, b)| b.since(a));
     Ok(d)
 }
 
@@ -328,6 +337,9 @@ pub fn run(ctx: &Ctx) -> Result<Report, BenchError> {
     if ctx.wants("timer") {
         timer_overhead(&mut out)?;
     }
+    if ctx.wants("env-write") {
+        page_cache_writes(ctx, &plan, &mut out)?;
+    }
     append_throughput(ctx, &plan, &mut out)?;
     append_latency(ctx, &plan, &mut out)?;
     seal_speed(ctx, &plan, &mut out)?;
@@ -373,6 +385,54 @@ fn timer_overhead(out: &mut Out<'_>) -> Result<(), BenchError> {
         Some(&h),
         String::new(),
     )
+}
+
+/// What the machine charges for `write(2)` into the page cache, with no storage code involved:
+/// into a new file (the kernel must find fresh pages; on some VMs the first touch of guest
+/// memory is expensive) and over the same, already cached, pages. Column files only grow, so
+/// sealing pays the first; WAL segments are deleted and their pages reused.
+fn page_cache_writes(ctx: &Ctx, plan: &Plan, out: &mut Out<'_>) -> Result<(), BenchError> {
+    use std::os::unix::fs::FileExt;
+    const CHUNK_BYTES: usize = 1 << 20;
+    let dir = ScratchDir::new(&ctx.data_dir, "probe")?;
+    let path = dir.path().join("probe.bin");
+    let file = std::fs::File::create(&path).at(&path)?;
+    let chunk = vec![0x5au8; CHUNK_BYTES];
+    let chunks = plan.probe_bytes / CHUNK_BYTES;
+    for (id, case) in [
+        ("env-write-new", "write(2) of 1 MiB chunks to a new file"),
+        (
+            "env-write-cached",
+            "write(2) of 1 MiB chunks over cached pages",
+        ),
+    ] {
+        let mut h = new_histogram();
+        let mut total_ns = 0u64;
+        for i in 0..chunks {
+            let t0 = Instant::now();
+            file.write_all_at(&chunk, (i * CHUNK_BYTES) as u64)
+                .at(&path)?;
+            let ns = t0.elapsed().as_nanos() as u64;
+            h.saturating_record(ns);
+            total_ns += ns;
+        }
+        let mib_per_s =
+            (chunks * CHUNK_BYTES) as f64 / (1 << 20) as f64 * 1e9 / total_ns.max(1) as f64;
+        out.push(
+            id,
+            "environment",
+            case.into(),
+            0,
+            None,
+            "write",
+            Some(&h),
+            format!(
+                "{mib_per_s:.0} MiB/s over {}",
+                fmt_bytes((chunks * CHUNK_BYTES) as u64)
+            ),
+        )?;
+    }
+    Ok(())
 }
 
 fn append_throughput(ctx: &Ctx, plan: &Plan, out: &mut Out<'_>) -> Result<(), BenchError> {
@@ -441,9 +501,10 @@ fn append_throughput(ctx: &Ctx, plan: &Plan, out: &mut Out<'_>) -> Result<(), Be
             policy_name(policy)
         );
         let notes = format!(
-            "{}; WAL {}; {}",
+            "{}; WAL {}; {}; {}",
             sealed_delta(&before, &after),
             fmt_bytes(after.wal_bytes_written - before.wal_bytes_written),
+            d.split_note(),
             d.cpu_note()
         );
         out.push(
@@ -471,6 +532,8 @@ fn append_latency(ctx: &Ctx, plan: &Plan, out: &mut Out<'_>) -> Result<(), Bench
         let before = shard.stats();
         let mut sum_ns = 0u64;
         let total = plan.latency_warmup_appends + plan.latency_appends;
+        let times_start = ThreadTimes::now();
+        let wall_start = Instant::now();
         for i in 0..total {
             if !pool.has(1) {
                 pool.next_lap();
@@ -489,12 +552,15 @@ fn append_latency(ctx: &Ctx, plan: &Plan, out: &mut Out<'_>) -> Result<(), Bench
             }
         }
         shard.commit()?;
+        let wall_ns = wall_start.elapsed().as_nanos() as u64;
+        let times = times_start.zip(ThreadTimes::now()).map(|(a, b)| b.since(a));
         let after = shard.stats();
         let rows = plan.latency_appends as u64;
         let notes = format!(
-            "commit (untimed) every {LATENCY_APPENDS_PER_COMMIT} appends; after {} warm-up appends; {} during the run",
+            "commit (untimed) every {LATENCY_APPENDS_PER_COMMIT} appends; after {} warm-up appends; {} in warm-up and run; {}",
             fmt_count(plan.latency_warmup_appends as u64),
-            sealed_delta(&before, &after)
+            sealed_delta(&before, &after),
+            times.map_or_else(String::new, |t| t.note(wall_ns))
         );
         out.push(
             "latency-append-1row",
@@ -563,6 +629,7 @@ fn seal_speed(ctx: &Ctx, plan: &Plan, out: &mut Out<'_>) -> Result<(), BenchErro
         let mut rows_total = 0u64;
         let mut ns_total = 0u64;
         let mut blocks = 0u64;
+        let mut times = Some(ThreadTimes::default());
         for _ in 0..plan.seal_rounds {
             pool.next_lap();
             let lap_rows = pool.rows();
@@ -572,9 +639,15 @@ fn seal_speed(ctx: &Ctx, plan: &Plan, out: &mut Out<'_>) -> Result<(), BenchErro
             check(before.hot_rows == fill.rows, || {
                 format!("{} rows hot, {} appended", before.hot_rows, fill.rows)
             })?;
+            let times_start = ThreadTimes::now();
             let t0 = Instant::now();
             shard.seal_all()?;
             let ns = t0.elapsed().as_nanos() as u64;
+            let spent = times_start.zip(ThreadTimes::now()).map(|(a, b)| b.since(a));
+            times = times.zip(spent).map(|(t, s)| ThreadTimes {
+                run_ns: t.run_ns + s.run_ns,
+                wait_ns: t.wait_ns + s.wait_ns,
+            });
             let after = shard.stats();
             check(
                 after.rows_sealed - before.rows_sealed == fill.rows && after.hot_rows == 0,
@@ -595,9 +668,10 @@ fn seal_speed(ctx: &Ctx, plan: &Plan, out: &mut Out<'_>) -> Result<(), BenchErro
             policy_name(policy)
         );
         let notes = format!(
-            "{} blocks per seal ({} rows each); {what}; WAL synced beforehand, untimed",
+            "{} blocks per seal ({} rows each); {what}; WAL synced beforehand, untimed; {}",
             blocks / plan.seal_rounds as u64,
-            fmt_count(rows_total / blocks.max(1))
+            fmt_count(rows_total / blocks.max(1)),
+            times.map_or_else(String::new, |t| t.note(ns_total))
         );
         out.push(
             &id,
@@ -673,11 +747,12 @@ fn recovery_and_scan(ctx: &Ctx, plan: &Plan, out: &mut Out<'_>) -> Result<(), Be
         "commit",
         Some(&h),
         format!(
-            "{} blocks; final seal_all {}; data dir {} (WAL {}); {}",
+            "{} blocks; final seal_all {}; data dir {} (WAL {}); {}; {}",
             stats.blocks,
             fmt_ns(seal_ns),
             fmt_bytes(data_bytes),
             fmt_bytes(wal_bytes),
+            fill.split_note(),
             fill.cpu_note()
         ),
     )?;
