@@ -428,33 +428,13 @@ impl AggState {
                 let best: Option<Value> = match (&c.v, &c.valid) {
                     (Vector::F64(v), None) if c.ty.base == BaseType::Float64 => {
                         let s = &v[lo..hi];
-                        let m = if want_min {
-                            s.iter()
-                                .copied()
-                                .filter(|x| !x.is_nan())
-                                .fold(None, |a: Option<f64>, x| Some(a.map_or(x, |a| a.min(x))))
-                        } else {
-                            s.iter()
-                                .copied()
-                                .filter(|x| !x.is_nan())
-                                .fold(None, |a: Option<f64>, x| Some(a.map_or(x, |a| a.max(x))))
-                        };
-                        m.map(Value::Float)
+                        let m = if want_min { crate::kernels::min(s, None, None) } else { crate::kernels::max(s, None, None) };
+                        m.filter(|x| !x.is_nan()).map(Value::Float)
                     }
                     (Vector::I64(v), None) => {
                         let s = &v[lo..hi];
-                        let m = if want_min {
-                            s.iter().min()
-                        } else {
-                            s.iter().max()
-                        };
-                        m.map(|&x| {
-                            if c.ty.base == BaseType::DateTime64 {
-                                Value::Ts(x)
-                            } else {
-                                Value::Int(x)
-                            }
-                        })
+                        let m = if want_min { crate::kernels::min(s, None, None) } else { crate::kernels::max(s, None, None) };
+                        m.map(|x| if c.ty.base == BaseType::DateTime64 { Value::Ts(x) } else { Value::Int(x) })
                     }
                     _ => {
                         let mut b: Option<Value> = None;

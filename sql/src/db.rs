@@ -456,12 +456,11 @@ fn explain_into(plan: &SelectPlan, shard_count: usize, depth: usize, out: &mut V
                 .collect::<Vec<_>>()
                 .join(", ")
         )),
-        Work::Project { exprs, limit } => out.push(format!(
-            "{pad}  Project: {} expressions{}",
+        Work::Project { exprs, limit, top } => out.push(format!(
+            "{pad}  Project: {} expressions{}{}",
             exprs.len(),
-            limit.map_or(String::new(), |l| format!(
-                ", fragments stop after {l} rows"
-            ))
+            limit.map_or(String::new(), |l| format!(", fragments stop after {l} rows")),
+            top.map_or(String::new(), |t| format!(", fragments keep the top {} rows by output column {}", t.n, t.expr))
         )),
     }
     if plan.filter.is_some() {

@@ -45,15 +45,80 @@ pub struct AggSpec {
     pub aggs: Vec<AggCall>,
 }
 
+/// `ORDER BY <first key> LIMIT n` pushed into fragments: each keeps only rows that can still
+/// be among the first `n` by that key (ties included, so later keys decide at the merge).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TopN {
+    /// Index into the projected expressions of the first ORDER BY key.
+    pub expr: usize,
+    pub asc: bool,
+    pub n: usize,
+}
+
 /// What a fragment does with its filtered rows.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Work {
     Aggregate(AggSpec),
-    /// Evaluate these expressions; stop after `limit` rows if set (no ORDER BY above).
+    /// Evaluate these expressions; stop after `limit` rows if set (no ORDER BY above); keep
+    /// only candidate rows if `top` is set.
     Project {
         exprs: Vec<Expr>,
         limit: Option<usize>,
+        top: Option<TopN>,
     },
+}
+
+/// Rows of `key` that can be among the first `n` in the given direction, ascending by row.
+/// Ties with the n-th value are kept. NULL keys sort last, so they are kept only if fewer than
+/// `n` rows are non-NULL.
+pub fn top_candidates(key: &Col<'_>, n: usize, asc: bool) -> Vec<u32> {
+    let len = key.len();
+    if n == 0 {
+        return Vec::new();
+    }
+    if len <= n {
+        return (0..len as u32).collect();
+    }
+    let valid: Vec<u32> = (0..len as u32).filter(|&i| key.is_valid(i as usize)).collect();
+    if valid.len() < n {
+        return (0..len as u32).collect();
+    }
+    fn pick<T: Copy>(v: &[T], rows: Vec<u32>, n: usize, asc: bool, cmp: impl Fn(&T, &T) -> std::cmp::Ordering) -> Vec<u32> {
+        let ord = |a: &u32, b: &u32| {
+            let o = cmp(&v[*a as usize], &v[*b as usize]);
+            if asc {
+                o
+            } else {
+                o.reverse()
+            }
+        };
+        // Already ordered data (time columns of scanned blocks) needs no selection.
+        let sorted = rows.windows(2).all(|w| ord(&w[0], &w[1]) != std::cmp::Ordering::Greater);
+        let threshold = if sorted {
+            v[rows[n - 1] as usize]
+        } else {
+            let mut r = rows.clone();
+            r.select_nth_unstable_by(n - 1, ord);
+            v[r[n - 1] as usize]
+        };
+        rows.into_iter()
+            .filter(|&i| {
+                let o = cmp(&v[i as usize], &threshold);
+                let o = if asc { o } else { o.reverse() };
+                o != std::cmp::Ordering::Greater
+            })
+            .collect()
+    }
+    match &key.v {
+        Vector::I64(v) => pick(v, valid, n, asc, |a, b| a.cmp(b)),
+        Vector::U64(v) => pick(v, valid, n, asc, |a, b| a.cmp(b)),
+        Vector::F64(v) => pick(v, valid, n, asc, |a, b| a.total_cmp(b)),
+        _ => {
+            let vals: Vec<Value> = (0..len).map(|i| key.value(i)).collect();
+            let positions: Vec<usize> = (0..len).collect();
+            pick(&positions, valid, n, asc, |a, b| compare_values(&vals[*a], &vals[*b]).unwrap_or(std::cmp::Ordering::Equal))
+        }
+    }
 }
 
 /// The per-shard part of a query over a stored table.
@@ -106,6 +171,8 @@ pub struct Pipeline<'w> {
     strings: HashMap<Box<[u8]>, u64>,
     /// Symbol id → string code. A pipeline reads one shard, so one dictionary.
     sym_codes: HashMap<u32, u64>,
+    /// Per-key-column code vectors, reused across chunks.
+    code_scratch: Vec<Vec<u64>>,
     state_bytes: usize,
     // Projection state.
     out: Vec<Column>,
@@ -130,6 +197,7 @@ impl<'w> Pipeline<'w> {
             groups: Groups::default(),
             strings: HashMap::new(),
             sym_codes: HashMap::new(),
+            code_scratch: Vec::new(),
             state_bytes: 0,
             out,
             rows_out: 0,
@@ -193,7 +261,22 @@ impl<'w> Pipeline<'w> {
                 self.aggregate(spec, cols, len, order)?;
                 Ok(ControlFlow::Continue(()))
             }
-            Work::Project { exprs, limit } => {
+            Work::Project { exprs, limit, top } => {
+                if let Some(top) = top {
+                    let key = exprs[top.expr].eval(cols, len)?;
+                    let idx = top_candidates(&key, top.n, top.asc);
+                    drop(key);
+                    if idx.len() < len {
+                        let picked: Vec<Col<'static>> = cols.iter().map(|c| c.gather(&idx)).collect();
+                        for (e, out) in exprs.iter().zip(self.out.iter_mut()) {
+                            let c = e.eval(&picked, idx.len())?;
+                            c.append_to(out, 0, idx.len());
+                        }
+                        self.rows_out += idx.len();
+                        self.compact_top(*top);
+                        return Ok(ControlFlow::Continue(()));
+                    }
+                }
                 let take = match limit {
                     Some(l) => len.min(l.saturating_sub(self.rows_out)),
                     None => len,
@@ -203,6 +286,9 @@ impl<'w> Pipeline<'w> {
                     c.append_to(out, 0, take);
                 }
                 self.rows_out += take;
+                if let Some(top) = top {
+                    self.compact_top(*top);
+                }
                 if self.rows_out > self.limits.max_result_rows {
                     return Err(SqlError::LimitExceeded {
                         what: "result rows (max_result_rows)",
@@ -216,6 +302,16 @@ impl<'w> Pipeline<'w> {
                 })
             }
         }
+    }
+
+    /// Keeps the collected rows bounded under a pushed-down top-N.
+    fn compact_top(&mut self, top: TopN) {
+        if self.rows_out <= (8 * top.n).max(65_536) {
+            return;
+        }
+        let idx = top_candidates(&Col::from_result_column(&self.out[top.expr]), top.n, top.asc);
+        self.out = self.out.iter().map(|c| Col::from_result_column(c).gather(&idx).into_column("")).collect();
+        self.rows_out = idx.len();
     }
 
     fn aggregate(
@@ -247,58 +343,103 @@ impl<'w> Pipeline<'w> {
             }
             return self.check_memory();
         }
-        // Codes per key column per row; equal codes ⇔ equal keys (strings are interned).
-        let width = keys.len() + 1;
-        let mut codes = vec![0u64; len * width];
+        // Codes per key column; equal codes ⇔ equal keys (strings are interned). A column that
+        // is constant over the chunk (the symbol of a scanned block) is one code, not a vector.
+        let nk = keys.len();
+        let mut konst: Vec<Option<u64>> = vec![None; nk];
+        let mut varying: Vec<usize> = Vec::new();
+        let mut null_mask: Option<Vec<u64>> = None;
+        let mut scratch = std::mem::take(&mut self.code_scratch);
+        scratch.resize_with(nk, Vec::new);
         for (k, col) in keys.iter().enumerate() {
-            for i in 0..len {
-                let code = if !col.is_valid(i) {
-                    codes[i * width + keys.len()] |= 1 << k;
-                    0
-                } else {
-                    match &col.v {
-                        Vector::I64(v) => v[i] as u64,
-                        Vector::U64(v) => v[i],
-                        Vector::F64(v) => canonical_bits(v[i]),
-                        Vector::Bool(v) => v[i] as u64,
-                        // Symbols and strings share one code space (a filter turns symbol ids
-                        // into strings), so both go through the string table; ids are cached.
-                        Vector::Sym(v, dict) => match self.sym_codes.get(&v[i]) {
-                            Some(&c) => c,
-                            None => {
-                                let c = intern(
-                                    &mut self.strings,
-                                    &mut self.state_bytes,
-                                    dict.get(v[i]).unwrap_or("").as_bytes(),
-                                );
-                                self.sym_codes.insert(v[i], c);
-                                c
-                            }
-                        },
-                        Vector::Str(s) => {
-                            intern(&mut self.strings, &mut self.state_bytes, s.get(i))
-                        }
-                        Vector::Null(_) => 0,
+            let codes = &mut scratch[k];
+            codes.clear();
+            if col.valid.is_some() || matches!(col.v, Vector::Null(_)) {
+                let mask = null_mask.get_or_insert_with(|| vec![0; len]);
+                for (i, m) in mask.iter_mut().enumerate() {
+                    if !col.is_valid(i) {
+                        *m |= 1 << k;
                     }
-                };
-                codes[i * width + k] = code;
+                }
             }
+            match &col.v {
+                Vector::I64(v) => codes.extend(v.iter().map(|&x| x as u64)),
+                Vector::U64(v) => codes.extend_from_slice(v),
+                Vector::F64(v) => codes.extend(v.iter().map(|&x| canonical_bits(x))),
+                Vector::Bool(v) => codes.extend(v.iter().map(|&x| x as u64)),
+                // Symbols and strings share one code space (a filter turns symbol ids into
+                // strings), so both go through the string table; ids are cached.
+                Vector::Sym(v, dict) => {
+                    if v.iter().all(|&x| x == v[0]) {
+                        let c = self.sym_code(v[0], dict);
+                        konst[k] = Some(c);
+                        continue;
+                    }
+                    for &id in v.iter() {
+                        let c = self.sym_code(id, dict);
+                        codes.push(c);
+                    }
+                }
+                Vector::Str(sv) => {
+                    for i in 0..len {
+                        let c = intern(&mut self.strings, &mut self.state_bytes, sv.get(i));
+                        codes.push(c);
+                    }
+                }
+                Vector::Null(_) => {
+                    konst[k] = Some(0);
+                    continue;
+                }
+            }
+            if let Some(m) = &null_mask {
+                for (c, &mm) in codes.iter_mut().zip(m.iter()) {
+                    if mm & (1 << k) != 0 {
+                        *c = 0;
+                    }
+                }
+            }
+            varying.push(k);
         }
+        let mut key = vec![0u64; nk + 1];
+        let same = |a: usize, b: usize, scratch: &[Vec<u64>]| -> bool {
+            varying.iter().all(|&k| scratch[k][a] == scratch[k][b]) && null_mask.as_ref().is_none_or(|m| m[a] == m[b])
+        };
         // Walk runs of equal keys (time-sorted blocks make xbar and symbol keys long runs).
         let mut start = 0;
         while start < len {
-            let key = &codes[start * width..(start + 1) * width];
             let mut end = start + 1;
-            while end < len && &codes[end * width..(end + 1) * width] == key {
-                end += 1;
+            if varying.len() == 1 && null_mask.is_none() {
+                let c = &scratch[varying[0]];
+                let v = c[start];
+                while end < len && c[end] == v {
+                    end += 1;
+                }
+            } else {
+                while end < len && same(start, end, &scratch) {
+                    end += 1;
+                }
             }
-            let g = self.group_for(key, &keys, start, spec);
+            for k in 0..nk {
+                key[k] = konst[k].unwrap_or_else(|| scratch[k][start]);
+            }
+            key[nk] = null_mask.as_ref().map_or(0, |m| m[start]);
+            let g = self.group_for(&key, &keys, start, spec);
             for (a, call) in spec.aggs.iter().enumerate() {
                 self.groups.states[g][a].update(call, &args[a], order, start, end);
             }
             start = end;
         }
+        self.code_scratch = scratch;
         self.check_memory()
+    }
+
+    fn sym_code(&mut self, id: u32, dict: &storage::SymbolDict) -> u64 {
+        if let Some(&c) = self.sym_codes.get(&id) {
+            return c;
+        }
+        let c = intern(&mut self.strings, &mut self.state_bytes, dict.get(id).unwrap_or("").as_bytes());
+        self.sym_codes.insert(id, c);
+        c
     }
 
     fn group_for(&mut self, code: &[u64], keys: &[Col<'_>], row: usize, spec: &AggSpec) -> usize {

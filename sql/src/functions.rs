@@ -234,6 +234,14 @@ pub fn eval<'c>(
                     })?;
                     map_f64(&x, ty, |v| (v / s).floor() * s)
                 }
+                Vector::I64(ref v) if x.valid.is_none() => {
+                    let s = step.as_i64().filter(|s| *s > 0).ok_or_else(|| {
+                        SqlError::BadArguments("xbar step must be a positive integer".into())
+                    })?;
+                    let mut out = vec![0i64; v.len()];
+                    crate::kernels::xbar(v, s, &mut out);
+                    Col::new(ty, Vector::I64(Cow::Owned(out)))
+                }
                 _ => {
                     let s = step.as_i64().filter(|s| *s > 0).ok_or_else(|| {
                         SqlError::BadArguments("xbar step must be a positive integer".into())

@@ -8,7 +8,7 @@ use storage::{Catalog, ColumnType, TableSchema, TableSpec};
 
 use crate::agg::{self, AggCall};
 use crate::error::{did_you_mean, Result, SqlError};
-use crate::exec::{AggSpec, Finish, KeyFilter, OrderKey, QueryLimits, Work};
+use crate::exec::{AggSpec, Finish, KeyFilter, OrderKey, QueryLimits, TopN, Work};
 use crate::expr::{binary_type, BinOp, Expr, Func};
 use crate::functions::{self, common_type};
 use crate::text::parse_datetime;
@@ -681,6 +681,7 @@ impl Binder<'_> {
                             .map(|(i, t)| Expr::Column { index: i, ty: *t })
                             .collect(),
                         limit: None,
+                        top: None,
                     },
                     finish: Finish {
                         having: None,
@@ -781,6 +782,7 @@ impl Binder<'_> {
             work: Work::Project {
                 exprs: exprs_all,
                 limit: None,
+                top: None,
             },
             finish: Finish {
                 having: None,
@@ -1106,6 +1108,7 @@ impl Binder<'_> {
                 Work::Project {
                     exprs: Vec::new(),
                     limit: None,
+                    top: None,
                 },
                 false,
                 None,
@@ -1195,9 +1198,19 @@ impl Binder<'_> {
                 limit,
             }
         } else {
+            let top = match (order.first(), limit) {
+                (Some(k), Some(l)) if !distinct => Some(TopN {
+                    expr: k.column,
+                    asc: k.asc,
+                    n: l.saturating_add(offset),
+                })
+                .filter(|_| !k.nulls_first),
+                _ => None,
+            };
             work = Work::Project {
                 exprs: outputs,
                 limit: unordered_limit,
+                top,
             };
             Finish {
                 having: None,
