@@ -1,5 +1,6 @@
-//! Response bodies: a whole buffer, or a stream of chunks sent with chunked transfer encoding so
-//! large results are never held in memory at once.
+//! Response bodies: a whole buffer, or a stream of chunks sent with chunked encoding.
+//!
+//! Streaming keeps large results from ever being held in memory at once.
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
@@ -60,7 +61,7 @@ impl ChunkStream {
     }
 
     /// Chunks produced synchronously on demand, one per `next` (empty ones are skipped).
-    pub fn from_iter<I: Iterator<Item = Vec<u8>> + Unpin + 'static>(chunks: I) -> ChunkStream {
+    pub fn from_chunks<I: Iterator<Item = Vec<u8>> + Unpin + 'static>(chunks: I) -> ChunkStream {
         ChunkStream::new(IterSource { chunks })
     }
 

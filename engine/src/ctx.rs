@@ -1,5 +1,4 @@
-//! `CoreCtx`: the handle every task on a core uses to reach its shard, other shards and the
-//! server-wide settings.
+//! `CoreCtx`: the handle a task on a core uses to reach shards and server-wide settings.
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;

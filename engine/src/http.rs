@@ -1,5 +1,6 @@
-//! The HTTP/1.1 connection layer: accept loop, per-connection request loop (parse with `net`,
-//! bounded reads, timeouts, keep-alive and pipelining), and response writing.
+//! The HTTP/1.1 connection layer: accept loop, request loop and response writing.
+//!
+//! Requests are parsed with `net` over bounded reads, with timeouts, keep-alive and pipelining.
 //!
 //! Bounds and their answers: head over `max_header_bytes` → 431, body over `max_body_bytes` →
 //! 413, a request not fully received within `request_timeout_ms` of its first byte → 408,
@@ -260,10 +261,6 @@ impl Connection {
                     Err(error) => return self.fail(error.status(), &error.to_string()).await,
                 }
             }
-            // Answers to earlier pipelined requests go out before we wait for more input.
-            if self.flush().await.is_err() {
-                return Next::Close;
-            }
             let (deadline, interruptible) = match started {
                 Some(started) => (started + self.request_timeout, false),
                 None => (idle_deadline, true),
@@ -367,15 +364,24 @@ impl Connection {
                 Fill::TimedOut => {
                     return Err(self.fail(408, "request body not received in time").await)
                 }
-                Fill::Eof | Fill::Shutdown | Fill::Failed(_) => return Err(Next::Close),
+                Fill::Failed(error) => {
+                    log::debug!("connection from {}: read failed: {error}", self.peer);
+                    return Err(Next::Close);
+                }
+                Fill::Eof | Fill::Shutdown => return Err(Next::Close),
             }
         }
     }
 
-    /// Reads more bytes into `buf` before `deadline`. An `interruptible` read (no request in
+    /// Flushes pending output, then reads more bytes into `buf` before `deadline`. An
+    /// `interruptible` read (no request in
     /// progress) also ends when shutdown begins. On timeout or shutdown the buffer is given up
     /// with the cancelled read: the connection closes anyway.
     async fn fill(&mut self, deadline: Instant, interruptible: bool) -> Fill {
+        // Answers to earlier pipelined requests go out before we wait for more input.
+        if let Err(error) = self.flush().await {
+            return Fill::Failed(error);
+        }
         let remaining = deadline.saturating_duration_since(Instant::now());
         if remaining.is_zero() {
             return Fill::TimedOut;
@@ -606,5 +612,165 @@ fn count_status(counters: &mut crate::state::CoreCounters, status: u16) {
         400..=499 => counters.http_responses_4xx += 1,
         500..=599 => counters.http_responses_5xx += 1,
         _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::{Read, Write};
+    use std::sync::Arc;
+
+    use monoio::{LegacyDriver, RuntimeBuilder};
+    use storage::{Shard, ShardConfig};
+
+    use super::*;
+    use crate::body::ChunkStream;
+    use crate::config::Config;
+    use crate::runtime::Shared;
+    use crate::state::CoreState;
+
+    /// Runs `serve` against one accepted loopback connection whose client sends `request`, then
+    /// returns everything the client received before the server closed.
+    fn exchange<F, Fut>(request: &'static [u8], serve: F) -> String
+    where
+        F: FnOnce(Connection) -> Fut,
+        Fut: std::future::Future<Output = ()>,
+    {
+        let dir = tempfile::tempdir().unwrap();
+        let config = Config {
+            data_dir: dir.path().to_path_buf(),
+            cores: 1,
+            ..Config::default()
+        };
+        let (shard, _) = Shard::open(dir.path().join("shard-0"), ShardConfig::default()).unwrap();
+        let shared = Arc::new(Shared::new(config));
+        let mut runtime = RuntimeBuilder::<LegacyDriver>::new()
+            .enable_timer()
+            .build()
+            .unwrap();
+        runtime.block_on(async move {
+            let ctx = CoreCtx::new(0, shared, CoreState::new(0, 1, shard), "epoll");
+            let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+            let addr = listener.local_addr().unwrap();
+            let client = std::thread::spawn(move || {
+                let mut stream = std::net::TcpStream::connect(addr).unwrap();
+                stream
+                    .set_read_timeout(Some(Duration::from_secs(10)))
+                    .unwrap();
+                stream.write_all(request).unwrap();
+                let mut received = Vec::new();
+                let _ = stream.read_to_end(&mut received);
+                String::from_utf8(received).unwrap()
+            });
+            let (stream, peer) = listener.accept().await.unwrap();
+            serve(Connection::new(ctx, stream, peer)).await;
+            // `serve` dropped the connection: the client sees EOF.
+            client.join().unwrap()
+        })
+    }
+
+    fn numbered_chunks(count: usize) -> ChunkStream {
+        ChunkStream::from_chunks((0..count).map(|index| format!("chunk{index}").into_bytes()))
+    }
+
+    #[test]
+    fn streamed_bodies_are_sent_chunked() {
+        let received = exchange(b"", |mut connection| async move {
+            let (sender, body) = ChunkStream::channel(1);
+            monoio::spawn(async move {
+                for index in 0..5 {
+                    sender
+                        .send(format!("part{index}").into_bytes())
+                        .await
+                        .unwrap();
+                    // A slow producer: the connection flushes what it has while waiting.
+                    monoio::time::sleep(Duration::from_millis(1)).await;
+                }
+            });
+            let response = Response::new(200, Body::Stream(body)).with_header("X-Test", "1");
+            connection
+                .write_response(response, "0-1", false, false, false)
+                .await
+                .unwrap();
+        });
+        assert!(received.starts_with("HTTP/1.1 200 OK\r\n"), "{received}");
+        assert!(
+            received.contains("Transfer-Encoding: chunked\r\n"),
+            "{received}"
+        );
+        assert!(received.contains("X-Request-Id: 0-1\r\n"), "{received}");
+        assert!(received.contains("X-Test: 1\r\n"), "{received}");
+        let body = received.split("\r\n\r\n").nth(1).unwrap();
+        assert!(received.ends_with("5\r\npart4\r\n0\r\n\r\n"), "{received}");
+        assert!(
+            body.starts_with("5\r\npart0\r\n5\r\npart1\r\n"),
+            "{received}"
+        );
+    }
+
+    #[test]
+    fn http10_clients_get_a_length_instead_of_chunks() {
+        let received = exchange(b"", |mut connection| async move {
+            let response = Response::new(200, Body::Stream(numbered_chunks(3)));
+            connection
+                .write_response(response, "0-1", false, false, true)
+                .await
+                .unwrap();
+        });
+        assert!(received.contains("Content-Length: 18\r\n"), "{received}");
+        assert!(!received.contains("chunked"), "{received}");
+        assert!(
+            received.ends_with("\r\n\r\nchunk0chunk1chunk2"),
+            "{received}"
+        );
+    }
+
+    #[test]
+    fn an_aborted_stream_never_sends_the_last_chunk() {
+        let received = exchange(b"", |mut connection| async move {
+            let (sender, body) = ChunkStream::channel(4);
+            monoio::spawn(async move {
+                sender.send(b"partial".to_vec()).await.unwrap();
+                sender.abort("shard failed");
+            });
+            let response = Response::new(200, Body::Stream(body));
+            assert!(connection
+                .write_response(response, "0-1", true, false, false)
+                .await
+                .is_err());
+        });
+        assert!(received.ends_with("7\r\npartial\r\n"), "{received}");
+    }
+
+    #[test]
+    fn head_requests_get_no_body() {
+        let received = exchange(b"", |mut connection| async move {
+            let response = Response::text(200, "Ok.\n");
+            connection
+                .write_response(response, "0-1", false, true, false)
+                .await
+                .unwrap();
+        });
+        assert!(received.contains("Content-Length: 4\r\n"), "{received}");
+        assert!(received.ends_with("\r\n\r\n"), "{received}");
+    }
+
+    #[test]
+    fn a_full_request_loop_answers_pipelined_requests_in_order() {
+        let received = exchange(
+            b"GET /ping HTTP/1.1\r\n\r\nGET /nope HTTP/1.0\r\n\r\nGET /ping HTTP/1.1\r\n\r\n",
+            |connection| connection.run(),
+        );
+        let statuses: Vec<&str> = received
+            .lines()
+            .filter(|line| line.starts_with("HTTP/1.1"))
+            .collect();
+        // The HTTP/1.0 request without keep-alive ends the connection after its answer.
+        assert_eq!(
+            statuses,
+            ["HTTP/1.1 200 OK", "HTTP/1.1 404 Not Found"],
+            "{received}"
+        );
+        assert!(received.contains("Connection: close"), "{received}");
     }
 }

@@ -1,11 +1,13 @@
-//! Ronto's engine: the `ronto` server. It owns the thread-per-core runtime (one pinned monoio
-//! runtime per core, io_uring with an epoll fallback), the shards (core `i` owns
-//! `storage::Shard` `i`, touched only by its own thread), the SPSC mesh that carries work between
-//! cores, the HTTP/1.1 connection layer over the `net` parser, request routing, configuration,
-//! logging and graceful shutdown. The entry type is [`ServerHandle`] (or [`cli::run`] for the
-//! binary); code running on a core reaches shards through [`CoreCtx::call`] and
-//! [`CoreCtx::call_all`] with jobs over [`CoreState`], and answers HTTP through [`router::route`]
-//! with [`Request`]/[`Response`]; SQL plugs in at [`query::handle_query`].
+//! Ronto's engine: the `ronto` server's thread-per-core runtime, shard mesh and HTTP layer.
+//!
+//! It owns the thread-per-core runtime (one pinned monoio runtime per core, io_uring with an epoll
+//! fallback), the shards (core `i` owns `storage::Shard` `i`, touched only by its own thread), the
+//! SPSC mesh that carries work between cores, the HTTP/1.1 connection layer over the `net` parser,
+//! request routing, configuration, logging and graceful shutdown. The entry type is
+//! [`ServerHandle`] (or [`cli::run`] for the binary); code running on a core reaches shards through
+//! [`CoreCtx::call`] and [`CoreCtx::call_all`] with jobs over [`CoreState`], and answers HTTP
+//! through [`router::route`] with [`Request`]/[`Response`]; SQL plugs in at
+//! [`query::handle_query`].
 //!
 //! This crate must never: touch a shard from a thread other than its owner's, share mutable
 //! state between cores except through the mesh queues, grow a queue, buffer or connection count

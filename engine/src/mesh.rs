@@ -1,6 +1,4 @@
-//! The shard mesh: bounded SPSC queues between every ordered pair of cores, `call`/`call_all`,
-//! the per-core poller that runs inbound jobs with group commit, and the doorbells that wake a
-//! parked core.
+//! The shard mesh: SPSC queues between all cores, `call`/`call_all`, the poller, doorbells.
 //!
 //! # Shape
 //!
@@ -22,10 +20,17 @@
 //! Waking a parked runtime (eventfd write, io_uring wait returns, monoio's cross-thread waker
 //! channel) costs tens of microseconds, so an idle poller first keeps polling, yielding to the
 //! core's other tasks between rounds, for `mesh_spin_us` (default 50 µs) after its last work, or
-//! up to 1 ms while this core itself awaits replies. Then it parks: it stores its waker in its
-//! [`Bell`], sets `parked`, re-checks its queues (the store/fence/check pairs with the sender's
+//! four times that while this core itself awaits replies. Then it parks: it stores its waker in its
+//! `Bell`, sets `parked`, re-checks its queues (the store/fence/check pairs with the sender's
 //! push/fence/load, so a message is never missed) and sleeps. A sender that sees `parked` takes
 //! the waker and wakes it; a sender to a polling core pays one fence and one load.
+//!
+//! Two monoio facts shape the spinning. A task that wakes itself is re-queued at the *front*, so
+//! the poller yields through a helper task (`task::Yielder`) to let the connections of its core
+//! run between rounds. And timers fire only when the runtime parks, which it does not while the
+//! poller spins; so every millisecond of continuous polling the poller awaits an expired timer
+//! (`task::runtime_turn`), which lets the runtime park once with a zero timeout. Timers on a
+//! core under sustained mesh traffic fire at most about a millisecond late.
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
@@ -42,7 +47,7 @@ use storage::StorageError;
 
 use crate::ctx::CoreCtx;
 use crate::state::CoreState;
-use crate::task::{join_all, panic_message, yield_now, WaitSet};
+use crate::task::{join_all, panic_message, runtime_turn, WaitSet, Yielder};
 
 /// Why a mesh call did not produce the job's result.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -100,8 +105,13 @@ enum Envelope {
 /// Most control jobs waiting per core.
 const INBOX_CAPACITY: usize = 64;
 
-/// How long an idle poller keeps polling while this core has calls in flight.
-const SPIN_WHILE_AWAITING: Duration = Duration::from_millis(1);
+/// A poller that has not let its runtime park for this long does so (without blocking) so that
+/// timers fire on time under sustained mesh traffic.
+const RUNTIME_TURN_EVERY: Duration = Duration::from_millis(1);
+
+/// While this core awaits replies its poller polls this many times longer than `mesh_spin_us`
+/// (long enough to cover a parked target's wake-up), before parking.
+const SPIN_AWAITING_FACTOR: u32 = 4;
 
 /// One core's doorbell: how other threads wake its parked poller.
 pub(crate) struct Bell {
@@ -471,14 +481,15 @@ pub(crate) async fn run_poller(ctx: CoreCtx) {
     let me = inner.core;
     let mesh = &inner.shared.mesh;
     let spin = Duration::from_micros(inner.shared.config.mesh_spin_us);
-    let spin_awaiting = if spin.is_zero() {
-        spin
-    } else {
-        spin.max(SPIN_WHILE_AWAITING)
-    };
+    let spin_awaiting = spin * SPIN_AWAITING_FACTOR;
     let mut ran: Vec<(usize, Ran)> = Vec::new();
     let mut ring = vec![false; mesh.cores];
     let mut last_work = Instant::now();
+    let mut polls = 0u64;
+    let mut last_turn = Instant::now();
+    let yielder = std::rc::Rc::new(Yielder::default());
+    // Detached: it lives, parked, as long as the runtime.
+    monoio::spawn(std::rc::Rc::clone(&yielder).run_helper());
     loop {
         let mut work = 0usize;
         if inner.shared.is_shutting_down() && !inner.shutdown.is_fired() {
@@ -540,9 +551,15 @@ pub(crate) async fn run_poller(ctx: CoreCtx) {
             }
         }
 
+        polls += 1;
+        let now = Instant::now();
+        if now.duration_since(last_turn) >= RUNTIME_TURN_EVERY {
+            runtime_turn().await;
+            last_turn = Instant::now();
+        }
         if work > 0 || needs_commit {
-            last_work = Instant::now();
-            yield_now().await;
+            last_work = now;
+            yielder.yield_now().await;
             continue;
         }
         if inner.mesh.stop.get() {
@@ -553,9 +570,15 @@ pub(crate) async fn run_poller(ctx: CoreCtx) {
         } else {
             spin
         };
-        if last_work.elapsed() < window {
-            yield_now().await;
+        if now.duration_since(last_work) < window {
+            yielder.yield_now().await;
             continue;
+        }
+        {
+            let mut state = inner.state.borrow_mut();
+            let counters = state.counters_mut();
+            counters.mesh_polls += std::mem::take(&mut polls);
+            counters.mesh_parks += 1;
         }
         Park {
             ctx: &ctx,
@@ -563,6 +586,7 @@ pub(crate) async fn run_poller(ctx: CoreCtx) {
         }
         .await;
         last_work = Instant::now();
+        last_turn = last_work;
     }
 }
 

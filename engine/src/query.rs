@@ -1,5 +1,4 @@
-//! The SQL seam: `handle_query` answers `POST /` and `GET /?query=` (a stub until the SQL layer
-//! is plugged in).
+//! The SQL seam: `handle_query` answers `POST /` and `GET /?query=` (a stub for now).
 
 use crate::ctx::CoreCtx;
 use crate::router::{Request, Response};

@@ -1,6 +1,7 @@
-//! Thread-per-core runtime: one pinned OS thread per core, each with its own monoio runtime
-//! (io_uring, or epoll as fallback), its own shard, listener, mesh poller and timer; startup and
-//! graceful shutdown.
+//! Thread-per-core runtime: pinned threads with their own monoio runtime, startup, shutdown.
+//!
+//! Each core's thread has its own monoio runtime (io_uring, or epoll as fallback), shard,
+//! listener, mesh poller and timer.
 //!
 //! Shutdown, in order: the flag is set and every core's poller is rung; each core stops
 //! accepting, lets idle keep-alive connections close and in-flight requests finish (up to
@@ -32,6 +33,8 @@ use crate::{http, logger};
 /// Why the server could not start or did not stop cleanly.
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
+    #[error("invalid configuration: {0}")]
+    Config(#[from] crate::config::ConfigError),
     #[error("cannot create data directory {path}: {source}")]
     DataDir {
         path: PathBuf,
@@ -91,6 +94,17 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
+    pub(crate) fn new(config: Config) -> Shared {
+        Shared {
+            mesh: MeshShared::new(config.cores, config.queue_depth),
+            started: Instant::now(),
+            shutdown: AtomicBool::new(false),
+            drained: AtomicUsize::new(0),
+            serving: AtomicUsize::new(0),
+            config,
+        }
+    }
+
     pub(crate) fn mesh_cores(&self) -> usize {
         self.config.cores
     }
@@ -164,6 +178,7 @@ impl ServerHandle {
     /// Starts every core and returns once all of them serve (shards open, listeners bound), or
     /// the first startup error after stopping the cores that did start.
     pub fn start(config: Config) -> Result<ServerHandle, EngineError> {
+        config.validate()?;
         std::fs::create_dir_all(&config.data_dir).map_err(|source| EngineError::DataDir {
             path: config.data_dir.clone(),
             source,
@@ -176,14 +191,7 @@ impl ServerHandle {
                 cpus.len()
             );
         }
-        let shared = Arc::new(Shared {
-            mesh: MeshShared::new(cores, config.queue_depth),
-            started: Instant::now(),
-            shutdown: AtomicBool::new(false),
-            drained: AtomicUsize::new(0),
-            serving: AtomicUsize::new(0),
-            config,
-        });
+        let shared = Arc::new(Shared::new(config));
         let (startup_tx, startup_rx) = mpsc::channel();
         let mut handle = ServerHandle {
             shared: Arc::clone(&shared),

@@ -1,5 +1,6 @@
-//! SIGTERM/SIGINT handling without async-signal-safety hazards: the signals are blocked in every
-//! thread and one dedicated thread takes them with `sigwait`.
+//! SIGTERM/SIGINT handling: blocked in every thread, taken by one `sigwait` thread.
+//!
+//! This avoids every async-signal-safety hazard of signal handlers.
 
 use std::io;
 

@@ -1,5 +1,6 @@
-//! `CoreState`: what one core owns (its `storage::Shard` and its counters), reached only by jobs
-//! that run on that core.
+//! `CoreState`: what one core owns (its `storage::Shard` and its counters).
+//!
+//! It is reached only by jobs that run on that core.
 
 use storage::{Batch, CommitReport, Seq, Shard, ShardStats, StorageError};
 
@@ -21,6 +22,10 @@ pub struct CoreCounters {
     pub mesh_jobs_remote: u64,
     /// Calls from this core that gave up on a full queue.
     pub mesh_busy: u64,
+    /// Mesh poller iterations, and how many of them ended in parking (stopped polling until
+    /// rung).
+    pub mesh_polls: u64,
+    pub mesh_parks: u64,
     /// Group commits and how many of them failed.
     pub commits: u64,
     pub commit_errors: u64,
@@ -43,20 +48,16 @@ pub struct CoreState {
     cores: usize,
     shard: Shard,
     counters: CoreCounters,
-    /// `ShardStats::rows_appended` at the last commit; a difference means staged rows.
-    rows_appended_committed: u64,
     last_commit: Option<CommitReport>,
 }
 
 impl CoreState {
     pub(crate) fn new(core: usize, cores: usize, shard: Shard) -> CoreState {
-        let rows_appended_committed = shard.stats().rows_appended;
         CoreState {
             core,
             cores,
             shard,
             counters: CoreCounters::default(),
-            rows_appended_committed,
             last_commit: None,
         }
     }
@@ -110,14 +111,8 @@ impl CoreState {
         self.shard.stats().rows_appended
     }
 
-    /// Whether rows were appended since the last commit.
-    pub(crate) fn has_uncommitted(&self) -> bool {
-        self.append_marker() != self.rows_appended_committed
-    }
-
     /// The group commit: one WAL write for every append staged since the last one.
     pub(crate) fn commit(&mut self) -> Result<CommitReport, StorageError> {
-        self.rows_appended_committed = self.append_marker();
         self.counters.commits += 1;
         match self.shard.commit() {
             Ok(report) => {
@@ -148,7 +143,6 @@ impl CoreState {
 
     /// Shutdown: commit, sync and seal every hot buffer.
     pub(crate) fn seal_all(&mut self) -> Result<CommitReport, StorageError> {
-        self.rows_appended_committed = self.append_marker();
         self.shard.seal_all()
     }
 }

@@ -1,4 +1,4 @@
-//! Small single-threaded future helpers: yield, race, join-all, panic capture and a local notify.
+//! Small single-threaded future helpers: yielding, racing, joining, panics, local notification.
 //!
 //! monoio ships `select!`/`join!` only behind its proc-macro feature; these few helpers are all
 //! the engine needs and keep that dependency (and `syn` compile time) out.
@@ -12,18 +12,60 @@ use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 
-/// Gives the other tasks of this core a turn: returns `Pending` once after waking itself, so the
-/// task goes to the back of monoio's run queue.
-pub(crate) fn yield_now() -> impl Future<Output = ()> {
-    let mut yielded = false;
-    std::future::poll_fn(move |cx| {
-        if yielded {
-            return Poll::Ready(());
-        }
-        yielded = true;
-        cx.waker().wake_by_ref();
-        Poll::Pending
-    })
+/// Yields to the back of the run queue, for a task that polls in a loop (the mesh poller).
+///
+/// monoio puts a task that wakes itself while running at the *front* of its run queue, so a
+/// plain "wake self, return Pending" yield would run the same task again and starve every other
+/// task of the core. Instead the yielding task hands its waker to a helper task and wakes the
+/// helper; the helper is queued at the back and, when its turn comes, wakes the yielder, which
+/// is then queued at the back too. Every task that was ready at the yield runs first.
+#[derive(Default)]
+pub(crate) struct Yielder {
+    yielded: RefCell<Option<Waker>>,
+    helper: RefCell<Option<Waker>>,
+}
+
+impl Yielder {
+    /// The helper task's body: spawn it once (`monoio::spawn(yielder.clone().run_helper())`).
+    pub(crate) async fn run_helper(self: Rc<Self>) {
+        std::future::poll_fn(|cx| {
+            if let Some(waker) = self.yielded.borrow_mut().take() {
+                waker.wake();
+            }
+            *self.helper.borrow_mut() = Some(cx.waker().clone());
+            Poll::<()>::Pending
+        })
+        .await
+    }
+
+    /// Yields the calling task to the back of the run queue.
+    pub(crate) fn yield_now(&self) -> impl Future<Output = ()> + '_ {
+        let mut yielded = false;
+        std::future::poll_fn(move |cx| {
+            if yielded {
+                return Poll::Ready(());
+            }
+            yielded = true;
+            *self.yielded.borrow_mut() = Some(cx.waker().clone());
+            // Before the helper's first run it is already queued and will find our waker.
+            if let Some(helper) = self.helper.borrow_mut().take() {
+                helper.wake();
+            }
+            Poll::Pending
+        })
+    }
+}
+
+/// Lets the runtime park once without blocking: monoio fires timers (and takes in wakers sent
+/// from other threads) only when it parks, which it never does while a task keeps its run queue
+/// busy. Awaiting an already-expired timer empties the queue for one round: the runtime parks
+/// with a zero timeout, fires every due timer, reaps I/O completions and wakes us again.
+pub(crate) async fn runtime_turn() {
+    let now = monoio::time::Instant::now();
+    let expired = now
+        .checked_sub(std::time::Duration::from_millis(1))
+        .unwrap_or(now);
+    monoio::time::sleep_until(expired).await;
 }
 
 /// Which of two raced futures finished first.
@@ -145,6 +187,7 @@ impl WaitSet {
         }
     }
 
+    #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.wakers.borrow().len()
     }

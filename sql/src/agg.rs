@@ -27,6 +27,8 @@ pub enum AggFunc {
     StddevSamp,
     /// Exact quantile with linear interpolation between closest ranks.
     Quantile(f64),
+    /// ClickHouse's `quantileExact`: the element at position floor(level · n) of the sorted values.
+    QuantileExact(f64),
     ArgMin,
     ArgMax,
     /// First non-NULL value met.
@@ -166,7 +168,7 @@ pub fn bind(
                             .as_f64()
                             .filter(|q| (0.0..=1.0).contains(q))
                             .ok_or_else(|| {
-                                SqlError::BadArguments(format!(
+                                SqlError::coded(12, "PARAMETER_OUT_OF_BOUND", format!(
                                     "quantile level must be in [0, 1], got {p:?}"
                                 ))
                             })?,
@@ -177,7 +179,11 @@ pub fn bind(
                         }
                     }
                 };
-                (AggFunc::Quantile(q), float)
+                if lower == "quantileexact" {
+                    (AggFunc::QuantileExact(q), float)
+                } else {
+                    (AggFunc::Quantile(q), float)
+                }
             }
             "argmin" => {
                 want(2)?;
@@ -325,7 +331,7 @@ impl AggState {
                     m2: 0.0,
                 }
             }
-            AggFunc::Quantile(_) => AggState::Values(Vec::new()),
+            AggFunc::Quantile(_) | AggFunc::QuantileExact(_) => AggState::Values(Vec::new()),
             AggFunc::Uniq => AggState::Set(HashSet::new()),
             AggFunc::ArgMin | AggFunc::ArgMax => AggState::Arg(None),
         }
@@ -345,11 +351,14 @@ impl AggState {
 
     /// Folds rows `lo..hi` of the argument columns into the state. `order` gives each row's
     /// timestamp (or position) for first/last.
+    /// `sorted` says the rows are in timestamp order (chunks of scanned blocks).
+    #[allow(clippy::too_many_arguments)]
     pub fn update(
         &mut self,
         call: &AggCall,
         args: &[Col<'_>],
         order: &[i64],
+        sorted: bool,
         lo: usize,
         hi: usize,
     ) {
@@ -460,14 +469,34 @@ impl AggState {
                 let c = &args[0];
                 let forward = matches!(f, AggFunc::First | AggFunc::Any);
                 let by_time = matches!(f, AggFunc::First | AggFunc::Last);
-                // Within a range rows are in order: the first/last valid row is the candidate.
-                let pick = if forward {
-                    (lo..hi).find(|&i| valid(c, i))
+                // first/last carry the designated timestamp as a second argument when the source
+                // has one; otherwise `order` is the row position.
+                let ts: std::borrow::Cow<'_, [i64]> = match args.get(1) {
+                    Some(t) if by_time => t.to_i64(),
+                    _ => std::borrow::Cow::Borrowed(order),
+                };
+                let ok = |i: usize| valid(c, i) && args.get(1).is_none_or(|t| !by_time || valid(t, i));
+                let pick = if sorted || !by_time {
+                    // Rows are in time order: the first/last valid row is the candidate.
+                    if forward {
+                        (lo..hi).find(|&i| ok(i))
+                    } else {
+                        (lo..hi).rev().find(|&i| ok(i))
+                    }
                 } else {
-                    (lo..hi).rev().find(|&i| valid(c, i))
+                    let mut best: Option<usize> = None;
+                    for i in (lo..hi).filter(|&i| ok(i)) {
+                        best = match best {
+                            None => Some(i),
+                            Some(b) if forward && ts[i] < ts[b] => Some(i),
+                            Some(b) if !forward && ts[i] >= ts[b] => Some(i),
+                            keep => keep,
+                        };
+                    }
+                    best
                 };
                 if let Some(i) = pick {
-                    let t = order[i];
+                    let t = ts[i];
                     let replace = match cur {
                         None => true,
                         Some((ct, _)) if by_time => {
@@ -538,7 +567,8 @@ impl AggState {
                 let (a, k) = (&args[0], &args[1]);
                 let want_min = f == AggFunc::ArgMin;
                 for i in lo..hi {
-                    if !valid(k, i) {
+                    // Rows where either the argument or the key is NULL are skipped.
+                    if !valid(k, i) || !valid(a, i) {
                         continue;
                     }
                     let key = k.value(i);
@@ -687,20 +717,25 @@ impl AggState {
                     AggFunc::StddevPop => (n > 0.0).then(|| (m2 / n).sqrt()),
                     _ => (n > 1.0).then(|| (m2 / (n - 1.0)).sqrt()),
                 };
-                // ClickHouse: sample variance of one value is inf; of none, nan.
+                // ClickHouse: the sample variance of one value is nan, even for Nullable input.
                 match r {
-                    None if n == 1.0 && !nullable => Value::Float(f64::INFINITY),
+                    None if n == 1.0 => Value::Float(f64::NAN),
                     r => nan_or_null(r),
                 }
             }
             AggState::Values(mut v) => {
-                let AggFunc::Quantile(q) = call.func else {
-                    unreachable!()
-                };
                 if v.is_empty() {
                     return nan_or_null(None);
                 }
                 v.sort_by(f64::total_cmp);
+                let q = match call.func {
+                    AggFunc::QuantileExact(q) => {
+                        let at = ((q * v.len() as f64).floor() as usize).min(v.len() - 1);
+                        return Value::Float(v[at]);
+                    }
+                    AggFunc::Quantile(q) => q,
+                    _ => unreachable!("value lists belong to quantiles"),
+                };
                 let h = (v.len() - 1) as f64 * q;
                 let (lo, hi) = (h.floor() as usize, h.ceil() as usize);
                 Value::Float(v[lo] + (h - lo as f64) * (v[hi] - v[lo]))

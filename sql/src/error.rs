@@ -38,6 +38,9 @@ pub enum SqlError {
     Storage(#[from] StorageError),
     #[error("{0}")]
     BadArguments(String),
+    /// An error with a specific ClickHouse code that none of the variants above carries.
+    #[error("{message}")]
+    Coded { code: u32, name: &'static str, message: String },
 }
 
 impl SqlError {
@@ -56,6 +59,7 @@ impl SqlError {
             SqlError::Cancelled => 394,
             SqlError::TableExists(_) => 57,
             SqlError::BadArguments(_) => 36,
+            SqlError::Coded { code, .. } => *code,
             SqlError::Storage(StorageError::Request(r)) => match r {
                 storage::RequestError::UnknownTable(_) => 60,
                 storage::RequestError::UnknownColumn { .. } => 16,
@@ -70,6 +74,9 @@ impl SqlError {
 
     /// ClickHouse's name for the code, printed in the error text.
     pub fn code_name(&self) -> &'static str {
+        if let SqlError::Coded { name, .. } = self {
+            return name;
+        }
         match self.code() {
             62 => "SYNTAX_ERROR",
             60 => "UNKNOWN_TABLE",
@@ -100,6 +107,16 @@ impl SqlError {
 }
 
 pub type Result<T, E = SqlError> = std::result::Result<T, E>;
+
+impl SqlError {
+    pub fn coded(code: u32, name: &'static str, message: impl Into<String>) -> SqlError {
+        SqlError::Coded {
+            code,
+            name,
+            message: message.into(),
+        }
+    }
+}
 
 /// ` (did you mean 'x'?)` for the candidate closest to `name` by edit distance, if close.
 pub fn did_you_mean<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> String {

@@ -218,6 +218,8 @@ impl<'w> Pipeline<'w> {
         }
         let base = self.row_counter;
         self.row_counter += len as i64;
+        // Scanned chunks come with their (sorted) timestamps; other sources are in row order.
+        let sorted = order.is_some();
         let gathered: Vec<Col<'static>>;
         let gathered_order: Vec<i64>;
         let (cols, len, order): (&[Col<'_>], usize, Option<&[i64]>) = match self.filter {
@@ -258,7 +260,7 @@ impl<'w> Pipeline<'w> {
         };
         match self.work {
             Work::Aggregate(spec) => {
-                self.aggregate(spec, cols, len, order)?;
+                self.aggregate(spec, cols, len, order, sorted)?;
                 Ok(ControlFlow::Continue(()))
             }
             Work::Project { exprs, limit, top } => {
@@ -320,6 +322,7 @@ impl<'w> Pipeline<'w> {
         cols: &[Col<'_>],
         len: usize,
         order: &[i64],
+        sorted: bool,
     ) -> Result<()> {
         let keys: Vec<Col<'_>> = spec
             .keys
@@ -339,7 +342,7 @@ impl<'w> Pipeline<'w> {
         if keys.is_empty() {
             let g = self.group_for(&[], &keys, 0, spec);
             for (a, call) in spec.aggs.iter().enumerate() {
-                self.groups.states[g][a].update(call, &args[a], order, 0, len);
+                self.groups.states[g][a].update(call, &args[a], order, sorted, 0, len);
             }
             return self.check_memory();
         }
@@ -425,7 +428,7 @@ impl<'w> Pipeline<'w> {
             key[nk] = null_mask.as_ref().map_or(0, |m| m[start]);
             let g = self.group_for(&key, &keys, start, spec);
             for (a, call) in spec.aggs.iter().enumerate() {
-                self.groups.states[g][a].update(call, &args[a], order, start, end);
+                self.groups.states[g][a].update(call, &args[a], order, sorted, start, end);
             }
             start = end;
         }

@@ -90,6 +90,10 @@ pub enum Func {
     Substring,
     /// `xbar(x, step)`: floor(x / step) * step; on timestamps the step is in ns.
     Xbar,
+    /// Buckets of `step` ns aligned to `offset` ns past the epoch (weeks start on Monday).
+    XbarOffset(i64),
+    /// Buckets of `step` ns restarting at each UTC midnight.
+    XbarInDay,
     EpochS,
     EpochMs,
     EpochUs,
@@ -674,7 +678,7 @@ fn binary(op: BinOp, l: &Col<'_>, r: &Col<'_>, ty: DataType) -> Result<Col<'stat
                     BinOp::Mod => {
                         if y == 0 {
                             if l.is_valid(i) && r.is_valid(i) {
-                                return Err(SqlError::BadArguments("Division by zero".into()));
+                                return Err(SqlError::coded(153, "ILLEGAL_DIVISION", "Division by zero"));
                             }
                             0
                         } else {
@@ -698,7 +702,7 @@ fn binary(op: BinOp, l: &Col<'_>, r: &Col<'_>, ty: DataType) -> Result<Col<'stat
                     BinOp::Mod => {
                         if y == 0 {
                             if l.is_valid(i) && r.is_valid(i) {
-                                return Err(SqlError::BadArguments("Division by zero".into()));
+                                return Err(SqlError::coded(153, "ILLEGAL_DIVISION", "Division by zero"));
                             }
                             0
                         } else {
@@ -866,7 +870,7 @@ pub fn cast(c: Col<'_>, ty: DataType) -> Result<Col<'static>> {
         let v = c.value(i);
         let converted = convert_value(v.clone(), ty);
         if converted.is_null() && !v.is_null() {
-            return Err(SqlError::Type(format!(
+            return Err(SqlError::coded(6, "CANNOT_PARSE_TEXT", format!(
                 "Cannot parse '{}' as {}",
                 crate::format_value(&v),
                 ty.nullable(false)

@@ -18,7 +18,7 @@ pub fn bind(name: &str, args: &[Expr]) -> Option<Result<(Func, DataType)>> {
     let any_null = tys.iter().any(|t| t.nullable);
     let arity = |n: usize, f: Func, ty: DataType| -> Result<(Func, DataType)> {
         if args.len() != n {
-            return Err(SqlError::Type(format!(
+            return Err(SqlError::coded(42, "NUMBER_OF_ARGUMENTS_DOESNT_MATCH", format!(
                 "Number of arguments for function {name} doesn't match: passed {}, should be {n}",
                 args.len()
             )));
@@ -250,6 +250,18 @@ pub fn eval<'c>(
                 }
             }
         }
+        Func::XbarOffset(off) => {
+            let s = scalar_arg(1)?.as_i64().filter(|s| *s > 0).ok_or_else(|| SqlError::BadArguments("bucket step must be positive".into()))?;
+            map_i64(&arg(0)?, ty, |v| floor_div(v - off, s) * s + off)
+        }
+        Func::XbarInDay => {
+            let s = scalar_arg(1)?.as_i64().filter(|s| *s > 0).ok_or_else(|| SqlError::BadArguments("bucket step must be positive".into()))?;
+            const DAY: i64 = 86_400 * NS;
+            map_i64(&arg(0)?, ty, |v| {
+                let day = floor_div(v, DAY) * DAY;
+                day + floor_div(v - day, s) * s
+            })
+        }
         Func::EpochS => map_i64(&arg(0)?, ty, |v| floor_div(v, NS)),
         Func::EpochMs => map_i64(&arg(0)?, ty, |v| floor_div(v, 1_000_000)),
         Func::EpochUs => map_i64(&arg(0)?, ty, |v| floor_div(v, 1_000)),
@@ -374,27 +386,28 @@ pub fn scalar(func: Func, a: &[Value]) -> Result<Value> {
                 a[2].clone()
             }
         }
+        // ClickHouse's least/greatest ignore NULL arguments.
+        Func::Least | Func::Greatest => {
+            let mut best: Option<&Value> = None;
+            for v in a.iter().filter(|v| !v.is_null()) {
+                let o = best.and_then(|b| crate::expr::compare_values(v, b));
+                let better = match best {
+                    None => true,
+                    Some(_) if func == Func::Least => o == Some(std::cmp::Ordering::Less),
+                    Some(_) => o == Some(std::cmp::Ordering::Greater),
+                };
+                if better {
+                    best = Some(v);
+                }
+            }
+            best.cloned().unwrap_or(Null)
+        }
         _ if null_in => Null,
         Func::Pow => Float(
             a[0].as_f64()
                 .unwrap_or(f64::NAN)
                 .powf(a[1].as_f64().unwrap_or(f64::NAN)),
         ),
-        Func::Least | Func::Greatest => {
-            let mut best = a[0].clone();
-            for v in &a[1..] {
-                let o = crate::expr::compare_values(v, &best);
-                let better = if func == Func::Least {
-                    o == Some(std::cmp::Ordering::Less)
-                } else {
-                    o == Some(std::cmp::Ordering::Greater)
-                };
-                if better {
-                    best = v.clone();
-                }
-            }
-            best
-        }
         Func::ToString => Str(s(0)),
         Func::Lower => Str(s(0).to_lowercase()),
         Func::Upper => Str(s(0).to_uppercase()),
@@ -423,7 +436,7 @@ pub fn scalar(func: Func, a: &[Value]) -> Result<Value> {
         }
         Func::ToDateTime => match &a[0] {
             Str(t) => Ts(parse_datetime(t).ok_or_else(|| {
-                SqlError::Type(format!("Cannot parse DateTime from String '{t}'"))
+                SqlError::coded(41, "CANNOT_PARSE_DATETIME", format!("Cannot parse DateTime from String '{t}'"))
             })?),
             Ts(v) => Ts(*v),
             v => Ts(v.as_i64().unwrap_or(0).wrapping_mul(NS)),
@@ -432,14 +445,15 @@ pub fn scalar(func: Func, a: &[Value]) -> Result<Value> {
             let scale = a.get(1).and_then(Value::as_i64).unwrap_or(9).clamp(0, 9);
             match &a[0] {
                 Str(t) => Ts(parse_datetime(t).ok_or_else(|| {
-                    SqlError::Type(format!("Cannot parse DateTime64 from String '{t}'"))
+                    SqlError::coded(41, "CANNOT_PARSE_DATETIME", format!("Cannot parse DateTime64 from String '{t}'"))
                 })?),
                 Ts(v) => Ts(*v),
+                // Numbers are seconds, as in ClickHouse; the scale only sets precision.
                 Float(f) => Ts((f * NS as f64) as i64),
-                v => Ts(v
-                    .as_i64()
-                    .unwrap_or(0)
-                    .wrapping_mul(10i64.pow(9 - scale as u32))),
+                v => {
+                    let _ = scale;
+                    Ts(v.as_i64().unwrap_or(0).wrapping_mul(NS))
+                }
             }
         }
         Func::IsNaN => Bool(a[0].as_f64().is_some_and(f64::is_nan)),

@@ -220,6 +220,21 @@ pub fn plan(
             format,
         });
     }
+    // sqlparser's ClickHouse dialect does not parse `ADD COLUMN IF NOT EXISTS`.
+    let mut alter_if_not_exists = false;
+    let rewritten;
+    let trimmed = if upper.starts_with("ALTER") {
+        match upper.find("ADD COLUMN IF NOT EXISTS") {
+            Some(p) => {
+                alter_if_not_exists = true;
+                rewritten = format!("{}ADD COLUMN{}", &trimmed[..p], &trimmed[p + "ADD COLUMN IF NOT EXISTS".len()..]);
+                rewritten.as_str()
+            }
+            None => trimmed,
+        }
+    } else {
+        trimmed
+    };
     let st = parse_one(trimmed)?;
     let binder = Binder {
         catalog,
@@ -245,10 +260,13 @@ pub fn plan(
             if let Some(cols) = &columns {
                 for c in cols {
                     if schema.column_index(c).is_none() {
-                        return Err(unknown_column(
-                            c,
-                            &format!("table {table}"),
-                            schema.columns.iter().map(|c| c.name.as_str()),
+                        return Err(SqlError::coded(
+                            16,
+                            "NO_SUCH_COLUMN_IN_TABLE",
+                            format!(
+                                "No such column {c} in table {table}{}",
+                                did_you_mean(c, schema.columns.iter().map(|c| c.name.as_str()))
+                            ),
                         ));
                     }
                 }
@@ -348,7 +366,7 @@ pub fn plan(
                     table,
                     name: column_def.name.value.clone(),
                     ty: storage_type(&column_def.data_type)?.0,
-                    if_not_exists: *if_not_exists,
+                    if_not_exists: *if_not_exists || alter_if_not_exists,
                 }),
                 _ => Err(SqlError::Unsupported(
                     "ALTER TABLE other than a single ADD COLUMN".into(),
@@ -492,14 +510,29 @@ struct Scope {
     relation: String,
     qualifiers: Vec<String>,
     columns: Vec<(String, DataType)>,
+    /// The column that orders first/last: a table's designated timestamp; for subqueries a
+    /// DateTime64 column named `timestamp`, else the first DateTime64 column.
+    ts: Option<usize>,
 }
 
 impl Scope {
+    /// Fills `ts` by the subquery rule (tables set it from their schema).
+    fn with_default_ts(mut self) -> Scope {
+        let dt = |t: &DataType| t.base == BaseType::DateTime64;
+        self.ts = self
+            .columns
+            .iter()
+            .position(|(n, t)| n == "timestamp" && dt(t))
+            .or_else(|| self.columns.iter().position(|(_, t)| dt(t)));
+        self
+    }
+
     fn empty() -> Scope {
         Scope {
             relation: "query".into(),
             qualifiers: Vec::new(),
             columns: Vec::new(),
+            ts: None,
         }
     }
 
@@ -725,8 +758,10 @@ impl Binder<'_> {
                     return Err(SqlError::Unsupported(format!("UNION {set_quantifier}")));
                 }
                 if matches!(set_quantifier, ast::SetQuantifier::None) {
-                    return Err(SqlError::Syntax(
-                        "Expected ALL or DISTINCT in UNION query, because setting (union_default_mode) is empty".into(),
+                    return Err(SqlError::coded(
+                        558,
+                        "EXPECTED_ALL_OR_DISTINCT",
+                        "Expected ALL or DISTINCT in UNION query, because setting (union_default_mode) is empty",
                     ));
                 }
                 self.union_parts(left, ctes, out)?;
@@ -765,6 +800,7 @@ impl Binder<'_> {
                 .cloned()
                 .zip(inner.output_types.iter().copied())
                 .collect(),
+            ts: None,
         };
         let exprs: Vec<Expr> = scope
             .columns
@@ -890,7 +926,9 @@ impl Binder<'_> {
                             .cloned()
                             .zip(cte.output_types.iter().copied())
                             .collect(),
-                    };
+                        ts: None,
+                    }
+                    .with_default_ts();
                     (Source::Subquery(Box::new(cte.clone())), scope, None)
                 } else if db == "system" || db == "information_schema" {
                     let rs = crate::system::table(&tname, self.catalog, self.info)
@@ -899,7 +937,9 @@ impl Binder<'_> {
                         relation: format!("table {db}.{tname}"),
                         qualifiers,
                         columns: rs.columns.iter().map(|c| (c.name.clone(), c.ty)).collect(),
-                    };
+                        ts: None,
+                    }
+                    .with_default_ts();
                     (Source::Rows(rs), scope, None)
                 } else {
                     let schema = self
@@ -920,6 +960,7 @@ impl Binder<'_> {
                                 (c.name.clone(), t.nullable(nullable))
                             })
                             .collect(),
+                        ts: Some(schema.ts_index),
                     };
                     let src = Source::Table {
                         table: tname.clone(),
@@ -946,16 +987,35 @@ impl Binder<'_> {
                         .cloned()
                         .zip(plan.output_types.iter().copied())
                         .collect(),
-                };
+                    ts: None,
+                }
+                .with_default_ts();
                 (Source::Subquery(Box::new(plan)), scope, None)
             }
             Some(other) => return Err(SqlError::Unsupported(format!("FROM {other}"))),
         };
 
-        // WHERE (and PREWHERE, which ClickHouse treats as an early WHERE).
+        let aliases: Vec<(String, ast::Expr)> = s
+            .projection
+            .iter()
+            .filter_map(|i| match i {
+                ast::SelectItem::ExprWithAlias { expr, alias } => {
+                    Some((alias.value.clone(), expr.clone()))
+                }
+                _ => None,
+            })
+            .collect();
+
+        // WHERE (and PREWHERE, which ClickHouse treats as an early WHERE). Select aliases may be
+        // used, as in ClickHouse.
         let mut filter = None;
         for cond in [&s.prewhere, &s.selection].into_iter().flatten() {
-            let f = fold(self.expr(cond, &scope, &mut NoAgg)?)?;
+            let mut resolver = AliasResolver {
+                source: &scope,
+                aliases: aliases.clone(),
+                in_alias: Vec::new(),
+            };
+            let f = fold(self.expr(cond, &scope, &mut resolver)?)?;
             filter = Some(match filter {
                 None => f,
                 Some(prev) => Expr::Binary {
@@ -985,16 +1045,6 @@ impl Binder<'_> {
                 }
             }
         }
-        let aliases: Vec<(String, ast::Expr)> = s
-            .projection
-            .iter()
-            .filter_map(|i| match i {
-                ast::SelectItem::ExprWithAlias { expr, alias } => {
-                    Some((alias.value.clone(), expr.clone()))
-                }
-                _ => None,
-            })
-            .collect();
         let names: Vec<String> = items.iter().map(|(n, _)| n.clone()).collect();
 
         let group_exprs: Vec<ast::Expr> = match &s.group_by {
@@ -1051,9 +1101,7 @@ impl Binder<'_> {
                     _ => g.clone(),
                 };
                 if self.contains_aggregate(&e, &scope) {
-                    return Err(SqlError::BadArguments(
-                        "Aggregate function found in GROUP BY".into(),
-                    ));
+                    return Err(SqlError::coded(184, "ILLEGAL_AGGREGATION", "Aggregate function found in GROUP BY"));
                 }
                 keys.push(fold(self.expr(&e, &scope, &mut NoAgg)?)?);
             }
@@ -1338,7 +1386,16 @@ impl Binder<'_> {
                     ty: DataType::UINT64,
                 });
             }
-            agg::bind(&lower, &params, args, distinct).expect("is an aggregate")
+            let mut call = agg::bind(&lower, &params, args, distinct).expect("is an aggregate")?;
+            if matches!(call.func, agg::AggFunc::First | agg::AggFunc::Last) {
+                if let Some(ts) = scope.ts {
+                    call.args.push(Expr::Column {
+                        index: ts,
+                        ty: scope.columns[ts].1,
+                    });
+                }
+            }
+            Ok(call)
         })())
     }
 
@@ -1415,7 +1472,42 @@ impl Binder<'_> {
                     }
                     other => return Err(SqlError::Unsupported(format!("operator {other}"))),
                 };
-                let (l, rr) = coerce_comparison(op, l, rr)?;
+                let (mut l, mut rr) = coerce_comparison(op, l, rr)?;
+                // Time arithmetic as ClickHouse: DateTime64 ± integer counts seconds (an INTERVAL
+                // is already in ns), DateTime64 - DateTime64 is seconds as Float64.
+                let is_dt = |e: &Expr| e.ty().base == BaseType::DateTime64;
+                let is_int = |e: &Expr| matches!(e.ty().base, BaseType::Int64 | BaseType::UInt64);
+                let seconds = |e: Expr| {
+                    let ty = DataType::INT64.nullable(e.ty().nullable);
+                    Expr::Binary {
+                        op: BinOp::Mul,
+                        left: Box::new(e),
+                        right: Box::new(Expr::literal(Value::Int(NS_PER_SECOND))),
+                        ty,
+                    }
+                };
+                if matches!(op, BinOp::Add | BinOp::Sub) {
+                    if is_dt(&l) && is_dt(&rr) && op == BinOp::Sub {
+                        let nullable = l.ty().nullable || rr.ty().nullable;
+                        let diff = Expr::Binary {
+                            op: BinOp::Sub,
+                            left: Box::new(l),
+                            right: Box::new(rr),
+                            ty: DataType::INT64.nullable(nullable),
+                        };
+                        return Ok(Expr::Binary {
+                            op: BinOp::Div,
+                            left: Box::new(diff),
+                            right: Box::new(Expr::literal(Value::Float(NS_PER_SECOND as f64))),
+                            ty: DataType::FLOAT64.nullable(nullable),
+                        });
+                    }
+                    if is_dt(&l) && is_int(&rr) && !matches!(**right, A::Interval(_)) {
+                        rr = seconds(rr);
+                    } else if op == BinOp::Add && is_int(&l) && is_dt(&rr) && !matches!(**left, A::Interval(_)) {
+                        l = seconds(l);
+                    }
+                }
                 let ty = binary_type(op, l.ty(), rr.ty())?;
                 Expr::Binary {
                     op,
@@ -1705,7 +1797,11 @@ impl Binder<'_> {
             return Err(SqlError::Unsupported("window functions".into()));
         }
         if self.aggregate_call(&f, &name, scope).is_some() {
-            return Err(SqlError::BadArguments(format!("Aggregate function {name} is found in a place where aggregates are not allowed (WHERE or GROUP BY)")));
+            return Err(SqlError::coded(
+                184,
+                "ILLEGAL_AGGREGATION",
+                format!("Aggregate function {name} is found in a place where aggregates are not allowed (WHERE or GROUP BY)"),
+            ));
         }
         // Facts about the server, and time.
         let info = self.info;
@@ -1743,8 +1839,18 @@ impl Binder<'_> {
                 .next()
                 .ok_or_else(|| SqlError::Type(format!("{name} needs a timestamp argument")))?;
             let ty = DataType::DATETIME64.nullable(ts.ty().nullable);
+            const DAY: i64 = 86_400 * NS_PER_SECOND;
+            // ClickHouse aligns weeks to Monday and hour steps that do not divide a day to
+            // midnight; everything else is aligned to the epoch.
+            let func = if ns % (7 * DAY) == 0 {
+                Func::XbarOffset(4 * DAY)
+            } else if ns >= 3600 * NS_PER_SECOND && ns < DAY && DAY % ns != 0 {
+                Func::XbarInDay
+            } else {
+                Func::Xbar
+            };
             Ok(Expr::Func {
-                func: Func::Xbar,
+                func,
                 args: vec![ts, Expr::literal(Value::Int(ns))],
                 ty,
             })
@@ -1892,9 +1998,23 @@ fn coerce_comparison(op: BinOp, l: Expr, r: Expr) -> Result<(Expr, Expr)> {
                 if target.base == BaseType::DateTime64 {
                     if let Value::Str(s) = &v {
                         let ts = parse_datetime(s).ok_or_else(|| {
-                            SqlError::Type(format!("Cannot parse DateTime from String '{s}'"))
+                            SqlError::coded(41, "CANNOT_PARSE_DATETIME", format!("Cannot parse DateTime from String '{s}'"))
                         })?;
                         return Ok(Expr::literal(Value::Ts(ts)));
+                    }
+                }
+                {
+                    if target.is_numeric() && target.base != BaseType::Bool {
+                        if let Value::Str(s) = &v {
+                            // ClickHouse converts a string literal to the number it is compared with.
+                            let t = s.trim();
+                            let n = t
+                                .parse::<i64>()
+                                .map(Value::Int)
+                                .or_else(|_| t.parse::<f64>().map(Value::Float))
+                                .map_err(|_| SqlError::coded(6, "CANNOT_PARSE_TEXT", format!("Cannot parse '{s}' as {target}")))?;
+                            return Ok(Expr::literal(coerce_literal(n, target)));
+                        }
                     }
                 }
                 Ok(Expr::literal(coerce_literal(v, target)))
@@ -1919,10 +2039,11 @@ fn coerce_comparison(op: BinOp, l: Expr, r: Expr) -> Result<(Expr, Expr)> {
         && stringy(lt) != stringy(rt)
         && !(lt.base == BaseType::DateTime64 || rt.base == BaseType::DateTime64)
     {
-        return Err(SqlError::Type(format!(
-            "Illegal types of arguments ({lt}, {rt}) of function {}",
-            op.symbol()
-        )));
+        return Err(SqlError::coded(
+            386,
+            "NO_COMMON_TYPE",
+            format!("Illegal types of arguments ({lt}, {rt}) of function {}: there is no common type", op.symbol()),
+        ));
     }
     Ok((l2, r2))
 }

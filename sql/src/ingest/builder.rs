@@ -11,9 +11,7 @@ use std::collections::HashMap;
 use storage::dict::SYMBOL_BYTES_MAX;
 use storage::{Batch, BatchColumn, Bitmap, ColumnBuf, ColumnType, Values};
 
-use super::{
-    DecodeError, DecodedTable, Limits, Location, Reason, SYMBOL_COLUMN, TIMESTAMP_COLUMN,
-};
+use super::{DecodeError, DecodedTable, Limits, Location, Reason, SYMBOL_COLUMN, TIMESTAMP_COLUMN};
 
 /// Position of the designated timestamp column in every [`TableBuilder`].
 pub(crate) const TS: usize = 0;
@@ -258,7 +256,7 @@ impl ColBuilder {
         self.last_code = NO_CODE;
     }
 
-    fn finish(self, remap: Option<&[u32]>) -> (BatchColumn, ColumnType) {
+    pub fn finish(self, remap: Option<&[u32]>) -> (BatchColumn, ColumnType) {
         let mut values = self.values;
         if let (Some(remap), Values::Sym(codes)) = (remap, &mut values) {
             for c in codes.iter_mut() {
@@ -647,7 +645,8 @@ impl Collector {
                     });
                 }
                 self.tables.push(TableBuilder::new(name.to_string()));
-                self.index.insert(name.as_bytes().into(), self.tables.len() - 1);
+                self.index
+                    .insert(name.as_bytes().into(), self.tables.len() - 1);
                 self.tables.len() - 1
             }
         };
@@ -821,11 +820,13 @@ impl Collector {
                     None => {
                         self.tag_order.clear();
                         self.tag_order.extend(
-                            (0..row.items.len()).filter(|&k| matches!(row.items[k].val, Val::Tag(_))),
+                            (0..row.items.len())
+                                .filter(|&k| matches!(row.items[k].val, Val::Tag(_))),
                         );
                         debug_assert_eq!(self.tag_order.len(), tags);
                         let key_of = |k: &usize| row.bytes(body, row.items[*k].key);
-                        self.tag_order.sort_unstable_by(|a, b| key_of(a).cmp(key_of(b)));
+                        self.tag_order
+                            .sort_unstable_by(|a, b| key_of(a).cmp(key_of(b)));
                         self.series.clear();
                         escape_measurement(&mut self.series, t.name.as_bytes());
                         for &k in &self.tag_order {

@@ -21,9 +21,7 @@
 //! still decoded.
 
 use super::builder::{Collector, Item, Row, Span, Val};
-use super::{
-    excerpt, DecodeError, Decoded, ErrorSink, Limits, Location, Precision, Reason,
-};
+use super::{excerpt, DecodeError, Decoded, ErrorSink, Limits, Location, Precision, Reason};
 
 /// How to read one body.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -428,7 +426,7 @@ impl Parser<'_> {
 
 /// Why a number did not parse.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum NumError {
+pub(crate) enum NumError {
     Syntax,
     Range,
 }
@@ -473,7 +471,7 @@ fn parse_value(text: &[u8]) -> Result<Val, Reason> {
 }
 
 #[inline]
-fn parse_u64(digits: &[u8]) -> Result<u64, NumError> {
+pub(crate) fn parse_u64(digits: &[u8]) -> Result<u64, NumError> {
     if digits.is_empty() {
         return Err(NumError::Syntax);
     }
@@ -492,7 +490,7 @@ fn parse_u64(digits: &[u8]) -> Result<u64, NumError> {
 }
 
 #[inline]
-fn parse_i64(text: &[u8]) -> Result<i64, NumError> {
+pub(crate) fn parse_i64(text: &[u8]) -> Result<i64, NumError> {
     let (negative, digits) = match text.first() {
         Some(b'-') => (true, &text[1..]),
         _ => (false, text),
@@ -516,7 +514,7 @@ const POW10: [f64; 23] = [
 
 /// `-?(digits[.digits*] | .digits)([eE][+-]?digits)?`, correctly rounded; infinities and NaN
 /// are not numbers here, and a value too large for f64 is out of range.
-fn parse_f64(text: &[u8]) -> Result<f64, NumError> {
+pub(crate) fn parse_f64(text: &[u8]) -> Result<f64, NumError> {
     let n = text.len();
     let mut i = 0;
     let negative = text.first() == Some(&b'-');
@@ -641,7 +639,9 @@ mod tests {
 
     #[test]
     fn typical_trade_line() {
-        let d = dec("trades,symbol=AAPL,exchange=NASDAQ price=187.25,volume=100i 1732111200000000000\n");
+        let d = dec(
+            "trades,symbol=AAPL,exchange=NASDAQ price=187.25,volume=100i 1732111200000000000\n",
+        );
         let t = only(&d);
         assert_eq!(t.name(), "trades");
         assert_eq!(
@@ -679,7 +679,13 @@ mod tests {
         let names: Vec<&str> = d.tables.iter().map(|t| t.name()).collect();
         assert_eq!(names, ["b", "a"]);
         assert_eq!(col(d.table("b").unwrap(), "x"), ["1.0", "3.0"]);
-        assert_eq!(d.table("b").unwrap().origins[1], Location::Line { line: 3, offset: 27 });
+        assert_eq!(
+            d.table("b").unwrap().origins[1],
+            Location::Line {
+                line: 3,
+                offset: 27
+            }
+        );
         assert_eq!(d.rows, 3);
     }
 
@@ -699,7 +705,11 @@ mod tests {
         let t = only(&d);
         assert_eq!(t.name(), "we,ird m=x");
         assert_eq!(col(t, "t k,=ey"), ["#v a,l=ue\\"]);
-        assert_eq!(col(t, "plain"), ["#a\\b"], "a backslash before other bytes is literal");
+        assert_eq!(
+            col(t, "plain"),
+            ["#a\\b"],
+            "a backslash before other bytes is literal"
+        );
         assert_eq!(col(t, "f k=,"), ["1"]);
         // A raw '=' is fine in a measurement, not in a tag value.
         assert_eq!(only(&dec("a=b f=1")).name(), "a=b");
@@ -721,14 +731,18 @@ mod tests {
         assert_eq!(col(t, "e"), ["\"\"", "∅", "∅"]);
         assert_eq!(col(t, "u"), ["\"caf\u{e9} \u{1F600}\"", "∅", "∅"]);
         assert_eq!(col(t, "timestamp"), ["42", "5", "42"]);
-        assert_eq!(t.origins[2], Location::Line { line: 4, offset: 80 });
+        assert_eq!(
+            t.origins[2],
+            Location::Line {
+                line: 4,
+                offset: 80
+            }
+        );
     }
 
     #[test]
     fn numbers_and_booleans() {
-        let d = dec(concat!(
-            "m,host=h i=-9223372036854775808i,u=18446744073709551615u,f=-1.5e-3,g=1E5,h=.5,j=5.,k=1.e3,l=7,n=0.1,o=123456789012345678901234567890\n",
-        ));
+        let d = dec("m,host=h i=-9223372036854775808i,u=18446744073709551615u,f=-1.5e-3,g=1E5,h=.5,j=5.,k=1.e3,l=7,n=0.1,o=123456789012345678901234567890\n");
         let t = only(&d);
         assert_eq!(col(t, "i"), ["-9223372036854775808"]);
         assert_eq!(col(t, "u"), ["18446744073709551615u"]);
@@ -742,9 +756,11 @@ mod tests {
         assert_eq!(col(t, "n"), ["0.1"]);
         assert_eq!(col(t, "o"), ["1.2345678901234568e29"]);
         let mut body = String::new();
-        for (n, b) in ["t", "T", "true", "True", "TRUE", "f", "F", "false", "False", "FALSE"]
-            .iter()
-            .enumerate()
+        for (n, b) in [
+            "t", "T", "true", "True", "TRUE", "f", "F", "false", "False", "FALSE",
+        ]
+        .iter()
+        .enumerate()
         {
             body += &format!("m,host=h b={b} {n}\n");
         }
@@ -758,15 +774,30 @@ mod tests {
     #[test]
     fn float_parser_matches_std_on_awkward_inputs() {
         for s in [
-            "0", "-0", "0.1", "0.3", "1.7976931348623157e308", "4.9e-324", "2.2250738585072014e-308",
-            "9007199254740993", "123456789012345.6", "1234567890123456.7", "0.000000000000000000001",
-            "1e22", "1e23", "3.14159265358979323846264338327950288", "100000000000000000000000",
+            "0",
+            "-0",
+            "0.1",
+            "0.3",
+            "1.7976931348623157e308",
+            "4.9e-324",
+            "2.2250738585072014e-308",
+            "9007199254740993",
+            "123456789012345.6",
+            "1234567890123456.7",
+            "0.000000000000000000001",
+            "1e22",
+            "1e23",
+            "3.14159265358979323846264338327950288",
+            "100000000000000000000000",
         ] {
             let ours = parse_f64(s.as_bytes()).unwrap();
             let std: f64 = s.parse().unwrap();
             assert_eq!(ours.to_bits(), std.to_bits(), "{s}");
         }
-        for bad in ["", "-", ".", "e5", "1e", "1e+", "--1", "1.2.3", "inf", "NaN", "1_0", "+1", "0x10", "1 "] {
+        for bad in [
+            "", "-", ".", "e5", "1e", "1e+", "--1", "1.2.3", "inf", "NaN", "1_0", "+1", "0x10",
+            "1 ",
+        ] {
             assert!(parse_f64(bad.as_bytes()).is_err(), "{bad:?}");
         }
         assert_eq!(parse_f64(b"1e400"), Err(NumError::Range));
@@ -777,19 +808,40 @@ mod tests {
         let cases = [
             ("m f=1.5i", "line 1 (byte 4): invalid integer '1.5i'"),
             ("m f=i", "line 1 (byte 4): invalid integer 'i'"),
-            ("m f=9223372036854775808i", "line 1 (byte 4): integer '9223372036854775808i' is out of range"),
+            (
+                "m f=9223372036854775808i",
+                "line 1 (byte 4): integer '9223372036854775808i' is out of range",
+            ),
             ("m f=-1u", "line 1 (byte 4): invalid unsigned integer '-1u'"),
-            ("m f=18446744073709551616u", "line 1 (byte 4): unsigned integer '18446744073709551616u' is out of range"),
+            (
+                "m f=18446744073709551616u",
+                "line 1 (byte 4): unsigned integer '18446744073709551616u' is out of range",
+            ),
             ("m f=tru", "line 1 (byte 4): invalid boolean 'tru'"),
-            ("m f=yes", "line 1 (byte 4): invalid field value (strings must be quoted) 'yes'"),
-            ("m f=1e999", "line 1 (byte 4): float '1e999' is out of range"),
+            (
+                "m f=yes",
+                "line 1 (byte 4): invalid field value (strings must be quoted) 'yes'",
+            ),
+            (
+                "m f=1e999",
+                "line 1 (byte 4): float '1e999' is out of range",
+            ),
             ("m f=1.2.3", "line 1 (byte 4): invalid float '1.2.3'"),
             ("m f=", "line 1 (byte 4): missing field value"),
             ("m f=1 12x", "line 1 (byte 6): invalid timestamp '12x'"),
-            ("m f=1 99999999999999999999", "line 1 (byte 6): timestamp '99999999999999999999' is out of range"),
-            ("m f=1 1 2", "line 1 (byte 8): unexpected text after the field set"),
+            (
+                "m f=1 99999999999999999999",
+                "line 1 (byte 6): timestamp '99999999999999999999' is out of range",
+            ),
+            (
+                "m f=1 1 2",
+                "line 1 (byte 8): unexpected text after the field set",
+            ),
             ("m f=\"abc", "line 1 (byte 4): unterminated string"),
-            ("m f=\"abc\"x", "line 1 (byte 9): unexpected text after a closing quote"),
+            (
+                "m f=\"abc\"x",
+                "line 1 (byte 9): unexpected text after a closing quote",
+            ),
             ("m", "line 1 (byte 1): missing field set"),
             ("m ", "line 1 (byte 2): missing field set"),
             ("m,t=1", "line 1 (byte 5): missing field set"),
@@ -804,9 +856,18 @@ mod tests {
             ("m f=1,f=2", "line 1 (byte 0): 'f' is given twice"),
             ("m,t=a,t=b f=1", "line 1 (byte 0): 't' is given twice"),
             ("m,x=a x=1", "line 1 (byte 0): 'x' is given twice"),
-            ("m timestamp=1", "line 1 (byte 0): 'timestamp' is reserved: it is the designated timestamp column"),
-            ("m,timestamp=a f=1", "line 1 (byte 0): 'timestamp' is reserved: it is the designated timestamp column"),
-            ("m symbol=\"A\"", "line 1 (byte 0): 'symbol' is reserved: it is the shard key; send it as a tag"),
+            (
+                "m timestamp=1",
+                "line 1 (byte 0): 'timestamp' is reserved: it is the designated timestamp column",
+            ),
+            (
+                "m,timestamp=a f=1",
+                "line 1 (byte 0): 'timestamp' is reserved: it is the designated timestamp column",
+            ),
+            (
+                "m symbol=\"A\"",
+                "line 1 (byte 0): 'symbol' is reserved: it is the shard key; send it as a tag",
+            ),
             ("a/b f=1", "line 1 (byte 0): invalid measurement name 'a/b'"),
         ];
         let mut wrong = Vec::new();
@@ -840,8 +901,14 @@ mod tests {
             t.origins,
             [
                 Location::Line { line: 1, offset: 0 },
-                Location::Line { line: 6, offset: 61 },
-                Location::Line { line: 8, offset: 97 },
+                Location::Line {
+                    line: 6,
+                    offset: 61
+                },
+                Location::Line {
+                    line: 8,
+                    offset: 97
+                },
             ]
         );
         // A failed line creates neither its table nor its columns.
@@ -856,7 +923,13 @@ mod tests {
         let t = only(&d);
         assert_eq!(col(t, "f"), ["1", "2"]);
         assert_eq!(col(t, "timestamp"), ["7", "42"]);
-        assert_eq!(t.origins[1], Location::Line { line: 5, offset: 60 });
+        assert_eq!(
+            t.origins[1],
+            Location::Line {
+                line: 5,
+                offset: 60
+            }
+        );
         assert!(dec("").tables.is_empty());
         assert!(dec("\n\n# only\n").errors.is_empty());
         // A bare \r inside a token is an ordinary byte.
@@ -891,7 +964,10 @@ mod tests {
         let mut o = opts();
         o.precision = Precision::Hours;
         let d = decode(b"m f=1 9223372036854775\n", &o).unwrap();
-        assert_eq!(reasons(&d), ["line 1 (byte 6): timestamp '9223372036854775' is out of range"]);
+        assert_eq!(
+            reasons(&d),
+            ["line 1 (byte 6): timestamp '9223372036854775' is out of range"]
+        );
     }
 
     #[test]
@@ -907,7 +983,14 @@ mod tests {
         let t = only(&d);
         assert_eq!(
             col(t, "symbol"),
-            ["#S", "#h2", "#n2", "#m,region=eu\\ west,zone=a", "#m,region=eu\\ west,zone=a", "#m"]
+            [
+                "#S",
+                "#h2",
+                "#n2",
+                "#m,region=eu\\ west,zone=a",
+                "#m,region=eu\\ west,zone=a",
+                "#m"
+            ]
         );
         assert_eq!(col(t, "host"), ["#h1", "#h2", "∅", "∅", "∅", "∅"]);
         let d = dec("my\\ m,b=2 f=1\n");
@@ -916,12 +999,16 @@ mod tests {
 
     #[test]
     fn invalid_utf8_rejects_only_its_line() {
-        let mut body = b"m,host=a f=1i\nm,host=\xff f=2i\nm,host=b s=\"\xc3\x28\"\nm,host=c f=3i\n".to_vec();
+        let mut body =
+            b"m,host=a f=1i\nm,host=\xff f=2i\nm,host=b s=\"\xc3\x28\"\nm,host=c f=3i\n".to_vec();
         let d = decode(&body, &opts()).unwrap();
         assert_eq!(col(only(&d), "host"), ["#a", "#c"]);
         assert_eq!(
             reasons(&d),
-            ["line 2 (byte 14): invalid UTF-8", "line 3 (byte 28): invalid UTF-8"]
+            [
+                "line 2 (byte 14): invalid UTF-8",
+                "line 3 (byte 28): invalid UTF-8"
+            ]
         );
         body.truncate(13);
         assert!(decode(&body, &opts()).unwrap().errors.is_empty());
@@ -942,6 +1029,7 @@ mod tests {
             decode(b"m f=1\nm f=2\nm f=3\n", &o),
             Err(DecodeError::TooManyRows { max: 2 })
         );
+        assert_eq!(DecodeError::TooManyRows { max: 2 }.http_status(), 413);
         o.limits.body_bytes_max = 4;
         assert_eq!(
             decode(b"m f=1", &o),
@@ -990,7 +1078,9 @@ mod tests {
     #[test]
     #[ignore]
     fn speed() {
-        let symbols = ["AAPL", "MSFT", "GOOG", "AMZN", "NVDA", "META", "TSLA", "NFLX"];
+        let symbols = [
+            "AAPL", "MSFT", "GOOG", "AMZN", "NVDA", "META", "TSLA", "NFLX",
+        ];
         let mut body = String::new();
         let lines = 1_000_000;
         for i in 0..lines {

@@ -99,11 +99,12 @@ impl Precision {
     /// `None` when not finite or out of the i64 range.
     pub fn float_to_ns(self, value: f64) -> Option<i64> {
         let ns = (value * self.ns_per_unit() as f64).round();
-        // 2^63 is exactly representable; anything at or above it does not fit.
-        (ns.is_finite() && (-9.223_372_036_854_775_808e18..9.223_372_036_854_775_808e18).contains(&ns))
-            .then_some(ns as i64)
+        (ns.is_finite() && (-I64_END_F64..I64_END_F64).contains(&ns)).then_some(ns as i64)
     }
 }
+
+/// 2^63 as f64 (exact): floats in `-2^63..2^63` convert to i64 without saturating.
+pub(crate) const I64_END_F64: f64 = 9_223_372_036_854_775_808.0;
 
 /// Bounds for one decode. Over a bound a row is rejected with a [`Reason`] or, for
 /// whole-body bounds, the decode fails with a [`DecodeError`].
@@ -262,6 +263,16 @@ pub enum DecodeError {
     Missing(&'static str),
 }
 
+impl DecodeError {
+    /// The HTTP status a server answers with: 413 over a size bound, else 400.
+    pub fn http_status(&self) -> u16 {
+        match self {
+            DecodeError::BodyTooLarge { .. } | DecodeError::TooManyRows { .. } => 413,
+            _ => 400,
+        }
+    }
+}
+
 /// A decoded table: its batch, the type of every batch column (the same order), and where each
 /// row came from (for errors found after decoding, such as conflicts with the catalog).
 #[derive(Debug, Clone, PartialEq)]
@@ -302,7 +313,11 @@ impl DecodedTable {
     /// Panics when a structural invariant does not hold; for tests and fuzzing.
     pub fn check_invariants(&self) {
         let rows = self.rows();
-        assert_eq!(self.types.len(), self.batch.columns.len(), "one type per column");
+        assert_eq!(
+            self.types.len(),
+            self.batch.columns.len(),
+            "one type per column"
+        );
         assert_eq!(self.origins.len(), rows, "one origin per row");
         assert_eq!(self.batch.columns[0].name, TIMESTAMP_COLUMN);
         assert_eq!(self.batch.columns[1].name, SYMBOL_COLUMN);
@@ -314,10 +329,18 @@ impl DecodedTable {
             let physical = c.data.values.physical();
             let ok = physical == ty.physical()
                 || (*ty == ColumnType::Symbol && physical == storage::Physical::Str);
-            assert!(ok, "column {} is {:?} but typed {}", c.name, physical, ty.name());
+            assert!(
+                ok,
+                "column {} is {:?} but typed {}",
+                c.name,
+                physical,
+                ty.name()
+            );
             if let Values::Sym(codes) = &c.data.values {
                 assert!(
-                    codes.iter().all(|&k| (k as usize) < self.batch.symbols.len()),
+                    codes
+                        .iter()
+                        .all(|&k| (k as usize) < self.batch.symbols.len()),
                     "column {} has a code outside the dictionary",
                     c.name
                 );
@@ -333,7 +356,11 @@ impl DecodedTable {
         let mut names: Vec<&str> = self.batch.columns.iter().map(|c| c.name.as_str()).collect();
         names.sort_unstable();
         names.dedup();
-        assert_eq!(names.len(), self.batch.columns.len(), "duplicate column names");
+        assert_eq!(
+            names.len(),
+            self.batch.columns.len(),
+            "duplicate column names"
+        );
     }
 }
 

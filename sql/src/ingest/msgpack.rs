@@ -9,10 +9,11 @@
 //!
 //! `t` and the `time` column are integers (or floats) in the request's [`Precision`]
 //! (milliseconds unless the caller says otherwise) and are kept at full nanosecond precision;
-//! MessagePack timestamp extensions (type -1) are taken as they are. An absent time is
-//! `now_ns`. `h` is the `host` tag. Tags are Symbol columns; in the rows form, field strings are
-//! String columns; in the columnar form, string columns are Symbol columns, because there they
-//! carry the series identity (host, region) that the rows form puts in `tags`. Integers are
+//! MessagePack timestamp extensions (type -1) are taken as they are. A columnar item without a
+//! `time` column takes its `t`; an absent time is `now_ns`. `h` is the `host` tag. Tags are
+//! Symbol columns; in the rows form, field strings are String columns; in the columnar form,
+//! string columns are Symbol columns, because there they carry the series identity (host,
+//! region) that the rows form puts in `tags`. Integers are
 //! Int64 (UInt64 above `i64::MAX`); a column that also receives floats within the request
 //! becomes Float64. NULL (`nil`) values are NULLs. The shard key rule is line protocol's:
 //! the `symbol` tag or column, else `host`, else `hostname`, else the series key.
@@ -29,8 +30,7 @@ use storage::ColumnType;
 
 use super::builder::{Collector, Item, Row, Span, TableBuilder, Val, KEY, TS};
 use super::{
-    excerpt, DecodeError, Decoded, ErrorSink, Limits, Location, Precision, Reason,
-    TIMESTAMP_COLUMN,
+    excerpt, DecodeError, Decoded, ErrorSink, Limits, Location, Precision, Reason, TIMESTAMP_COLUMN,
 };
 
 /// How to read one body.
@@ -356,7 +356,10 @@ impl<'a> Reader<'a> {
                 _ => {}
             }
             if pending > self.left() {
-                return Err(malformed(self.pos, "container length past the end of the data"));
+                return Err(malformed(
+                    self.pos,
+                    "container length past the end of the data",
+                ));
             }
         }
         Ok(())
@@ -413,10 +416,7 @@ fn utf8(bytes: &[u8]) -> Result<(), Reason> {
 
 /// A timestamp value in nanoseconds.
 fn time_ns(v: Value, precision: Precision) -> Result<i64, Reason> {
-    let range = |text: String| Reason::OutOfRange {
-        kind: "time",
-        text,
-    };
+    let range = |text: String| Reason::OutOfRange { kind: "time", text };
     match v {
         Value::Int(x) => precision.to_ns(x).ok_or_else(|| range(x.to_string())),
         Value::UInt(x) => Err(range(x.to_string())),
@@ -461,7 +461,12 @@ impl Decoder<'_> {
     }
 
     /// One item whose map head (`entries` entries) has been read.
-    fn item(&mut self, index: usize, r: &mut Reader<'_>, entries: usize) -> Result<(), DecodeError> {
+    fn item(
+        &mut self,
+        index: usize,
+        r: &mut Reader<'_>,
+        entries: usize,
+    ) -> Result<(), DecodeError> {
         let start = r.pos;
         let item = index as u32;
         let result = match self.parts(r, entries)? {
@@ -493,7 +498,11 @@ impl Decoder<'_> {
     /// Walks the item's map (`entries` entries after its head), noting where each part is and,
     /// for the columnar form, the shape of its columns. A broken encoding is an `Err`; bad
     /// content is an `Ok(Err)`, which leaves `r` inside the item.
-    fn parts(&self, r: &mut Reader<'_>, entries: usize) -> Result<Result<Parts, Reason>, DecodeError> {
+    fn parts(
+        &self,
+        r: &mut Reader<'_>,
+        entries: usize,
+    ) -> Result<Result<Parts, Reason>, DecodeError> {
         let body = self.body;
         let mut p = Parts::default();
         for _ in 0..entries {
@@ -518,9 +527,7 @@ impl Decoder<'_> {
             let v = r.next()?;
             r.pos = at;
             r.skip()?;
-            let dup = || Reason::Duplicate {
-                name: excerpt(key),
-            };
+            let dup = || Reason::Duplicate { name: excerpt(key) };
             let want_map = |what: &'static str| match v {
                 Value::Map(_) => Ok(at),
                 other => Err(Reason::BadValue {
@@ -594,7 +601,9 @@ impl Decoder<'_> {
             utf8(&body[s..e])?;
         }
         match (p.fields.is_some(), p.columns.is_some()) {
-            (true, true) => Err(Reason::Syntax("an item has 'fields' or 'columns', not both")),
+            (true, true) => Err(Reason::Syntax(
+                "an item has 'fields' or 'columns', not both",
+            )),
             (false, false) => Err(Reason::Syntax("an item needs 'fields' or 'columns'")),
             _ => Ok(p),
         }
@@ -779,9 +788,13 @@ impl Decoder<'_> {
         if rows == 0 {
             return Ok(());
         }
-        // Item-level tags, as in the rows form.
+        // Item-level time and tags, as in the rows form, for every row.
         let row = &mut self.row;
         row.clear();
+        row.ts = match p.t {
+            Some(v) => time_ns(v, self.opts.precision).map_err(|r| (at, r))?,
+            None => self.opts.now_ns,
+        };
         if let Some(h) = p.h {
             Self::host_item(row, h);
         }
@@ -881,7 +894,12 @@ fn fill_columnar(
         };
         if name == b"time" {
             if has_time {
-                return Err((at, Reason::Duplicate { name: "time".into() }));
+                return Err((
+                    at,
+                    Reason::Duplicate {
+                        name: "time".into(),
+                    },
+                ));
             }
             has_time = true;
             for j in 0..rows {
@@ -907,7 +925,12 @@ fn fill_columnar(
         let mut col = t.find(name);
         if let Some(c) = col {
             if touched.contains(&c) {
-                return Err((at, Reason::Duplicate { name: excerpt(name) }));
+                return Err((
+                    at,
+                    Reason::Duplicate {
+                        name: excerpt(name),
+                    },
+                ));
             }
             touched.push(c);
         }
@@ -952,7 +975,7 @@ fn fill_columnar(
     }
     if !has_time {
         for _ in 0..rows {
-            t.columns[TS].push_i64(opts.now_ns);
+            t.columns[TS].push_i64(tags.ts);
         }
     }
     // Item-level tags: the same value in every row.
@@ -1074,7 +1097,9 @@ fn shard_key(t: &mut TableBuilder, touched: &[usize], row: usize, series: &mut V
     }
     let mut tags: Vec<(&str, u32)> = touched
         .iter()
-        .filter(|&&c| c != KEY && t.columns[c].ty == ColumnType::Symbol && t.columns[c].is_valid(row))
+        .filter(|&&c| {
+            c != KEY && t.columns[c].ty == ColumnType::Symbol && t.columns[c].is_valid(row)
+        })
         .map(|&c| {
             let code = match &t.columns[c].values {
                 storage::Values::Sym(codes) => codes[row],
@@ -1340,10 +1365,25 @@ mod tests {
         e.array(1).map(5);
         e.str("m").str("cpu").str("t").int(1_700_000_000_123);
         e.str("h").str("server01");
-        e.str("tags").map(2).str("region").str("eu").str("rack").int(4);
+        e.str("tags")
+            .map(2)
+            .str("region")
+            .str("eu")
+            .str("rack")
+            .int(4);
         e.str("fields").map(6);
-        e.str("usage").f64(50.5).str("count").int(3).str("ok").bool(true);
-        e.str("msg").str("hi").str("none").nil().str("big").uint(u64::MAX);
+        e.str("usage")
+            .f64(50.5)
+            .str("count")
+            .int(3)
+            .str("ok")
+            .bool(true);
+        e.str("msg")
+            .str("hi")
+            .str("none")
+            .nil()
+            .str("big")
+            .uint(u64::MAX);
         let d = dec(&e.0);
         let t = &d.tables[0];
         assert_eq!(t.name(), "cpu");
@@ -1373,7 +1413,13 @@ mod tests {
     fn columnar_form() {
         let mut e = Enc::default();
         e.map(1).str("batch").array(1);
-        e.map(3).str("m").str("cpu").str("tags").map(1).str("dc").str("x");
+        e.map(3)
+            .str("m")
+            .str("cpu")
+            .str("tags")
+            .map(1)
+            .str("dc")
+            .str("x");
         e.str("columns").map(4);
         e.str("time").array(3).int(1).int(2).int(3);
         e.str("host").array(3).str("a").str("b").str("a");
@@ -1389,7 +1435,9 @@ mod tests {
         assert_eq!(col(t, "n"), ["∅", "-5", "6"]);
         assert_eq!(
             t.origins,
-            (0..3).map(|row| Location::ItemRow { item: 0, row }).collect::<Vec<_>>()
+            (0..3)
+                .map(|row| Location::ItemRow { item: 0, row })
+                .collect::<Vec<_>>()
         );
         assert_eq!(d.rows, 3);
     }
@@ -1407,7 +1455,10 @@ mod tests {
         assert_eq!(d.tables.len(), 2);
         assert_eq!(col(d.table("cpu").unwrap(), "symbol"), ["#h1", "#h2"]);
         assert_eq!(col(d.table("mem").unwrap(), "symbol"), ["#mem", "#mem"]);
-        assert_eq!(d.table("cpu").unwrap().origins[1], Location::Item { item: 2 });
+        assert_eq!(
+            d.table("cpu").unwrap().origins[1],
+            Location::Item { item: 2 }
+        );
 
         let mut e = Enc::default();
         row_item(&mut e, "cpu", 5, "h1", 1.0);
@@ -1453,18 +1504,52 @@ mod tests {
             e.int(i64::MAX);
         });
         let d = decode(&b, &opts()).unwrap();
-        assert_eq!(reasons(&d), ["item 0: time '9223372036854775807' is out of range"]);
+        assert_eq!(
+            reasons(&d),
+            ["item 0: time '9223372036854775807' is out of range"]
+        );
         let mut e = Enc::default();
-        e.map(2).str("m").str("m").str("fields").map(1).str("f").int(1);
+        e.map(2)
+            .str("m")
+            .str("m")
+            .str("fields")
+            .map(1)
+            .str("f")
+            .int(1);
         assert_eq!(col(&dec(&e.0).tables[0], "timestamp"), ["7"]);
+        let mut e = Enc::default();
+        e.map(3)
+            .str("m")
+            .str("m")
+            .str("t")
+            .int(2)
+            .str("columns")
+            .map(1);
+        e.str("f").array(2).int(1).int(2);
+        assert_eq!(
+            col(&dec(&e.0).tables[0], "timestamp"),
+            ["2000000", "2000000"]
+        );
     }
 
     #[test]
     fn numbers_widen_within_a_request() {
         let mut e = Enc::default();
         e.array(3);
-        e.map(2).str("m").str("m").str("fields").map(1).str("x").int(1);
-        e.map(2).str("m").str("m").str("fields").map(1).str("x").f32(2.5);
+        e.map(2)
+            .str("m")
+            .str("m")
+            .str("fields")
+            .map(1)
+            .str("x")
+            .int(1);
+        e.map(2)
+            .str("m")
+            .str("m")
+            .str("fields")
+            .map(1)
+            .str("x")
+            .f32(2.5);
         e.map(2).str("m").str("m").str("columns").map(1);
         e.str("x").array(2).int(3).uint(u64::MAX);
         let d = dec(&e.0);
@@ -1482,13 +1567,37 @@ mod tests {
         e.str("tags").map(1).str("symbol").str("S");
         e.str("fields").map(1).str("f").int(1);
         // hostname.
-        e.map(3).str("m").str("q").str("tags").map(2).str("hostname").str("n1").str("b").str("2");
+        e.map(3)
+            .str("m")
+            .str("q")
+            .str("tags")
+            .map(2)
+            .str("hostname")
+            .str("n1")
+            .str("b")
+            .str("2");
         e.str("fields").map(1).str("f").int(1);
         // Series key from tags.
-        e.map(3).str("m").str("q").str("tags").map(2).str("z").str("1").str("a").str("x y");
+        e.map(3)
+            .str("m")
+            .str("q")
+            .str("tags")
+            .map(2)
+            .str("z")
+            .str("1")
+            .str("a")
+            .str("x y");
         e.str("fields").map(1).str("f").int(1);
         // Columnar: a symbol column with a hole, falling back per row.
-        e.map(3).str("m").str("q").str("tags").map(1).str("k").str("v").str("columns").map(3);
+        e.map(3)
+            .str("m")
+            .str("q")
+            .str("tags")
+            .map(1)
+            .str("k")
+            .str("v")
+            .str("columns")
+            .map(3);
         e.str("symbol").array(3).str("A").nil().nil();
         e.str("host").array(3).nil().str("hh").nil();
         e.str("f").array(3).int(1).int(2).int(3);
@@ -1507,20 +1616,61 @@ mod tests {
         row_item(&mut e, "cpu", 1, "ok", 1.0);
         e.int(5);
         e.map(1).str("t").int(1);
-        e.map(3).str("m").str("cpu").str("fields").map(0).str("extra").int(1);
-        e.map(3).str("m").str("cpu").str("fields").map(0).str("columns").map(0);
+        e.map(3)
+            .str("m")
+            .str("cpu")
+            .str("fields")
+            .map(0)
+            .str("extra")
+            .int(1);
+        e.map(3)
+            .str("m")
+            .str("cpu")
+            .str("fields")
+            .map(0)
+            .str("columns")
+            .map(0);
         e.map(2).str("m").str("cpu").str("columns").map(2);
-        e.str("time").array(2).int(1).int(2).str("x").array(1).int(1);
+        e.str("time")
+            .array(2)
+            .int(1)
+            .int(2)
+            .str("x")
+            .array(1)
+            .int(1);
         // A bad value in row 1 of a columnar item undoes the whole item.
         e.map(2).str("m").str("cpu").str("columns").map(3);
         e.str("time").array(2).int(1).int(2);
         e.str("newtag").array(2).str("only-in-bad-item").str("z");
         e.str("usage").array(2).f64(1.0).str("oops");
-        e.map(2).str("m").str("cpu").str("fields").map(1).str("usage").str("text");
+        e.map(2)
+            .str("m")
+            .str("cpu")
+            .str("fields")
+            .map(1)
+            .str("usage")
+            .str("text");
         e.map(4).str("m").str("cpu").str("h").str("a");
-        e.str("tags").map(1).str("host").str("b").str("fields").map(0);
-        e.map(2).str("m").str("cpu").str("fields").map(1).str("timestamp").int(1);
-        e.map(2).str("m").str("cpu").str("fields").map(1).str("s").bytes_str(b"\xff");
+        e.str("tags")
+            .map(1)
+            .str("host")
+            .str("b")
+            .str("fields")
+            .map(0);
+        e.map(2)
+            .str("m")
+            .str("cpu")
+            .str("fields")
+            .map(1)
+            .str("timestamp")
+            .int(1);
+        e.map(2)
+            .str("m")
+            .str("cpu")
+            .str("fields")
+            .map(1)
+            .str("s")
+            .bytes_str(b"\xff");
         row_item(&mut e, "cpu", 2, "ok2", 2.0);
         let d = dec(&e.0);
         assert_eq!(
@@ -1540,8 +1690,15 @@ mod tests {
         );
         let t = &d.tables[0];
         assert_eq!(col(t, "symbol"), ["#ok", "#ok2"]);
-        assert_eq!(t.batch.symbols, ["ok", "ok2"], "undone items leave no symbols");
-        assert!(t.schema().all(|(n, _)| n != "newtag"), "undone items leave no columns");
+        assert_eq!(
+            t.batch.symbols,
+            ["ok", "ok2"],
+            "undone items leave no symbols"
+        );
+        assert!(
+            t.schema().all(|(n, _)| n != "newtag"),
+            "undone items leave no columns"
+        );
         assert_eq!(d.rejected, 10);
     }
 
@@ -1574,21 +1731,39 @@ mod tests {
         ));
         assert!(matches!(
             decode(&[0x91, 0xc1], &opts()),
-            Err(DecodeError::Malformed { offset: 1, message: "reserved byte 0xc1" })
+            Err(DecodeError::Malformed {
+                offset: 1,
+                message: "reserved byte 0xc1"
+            })
         ));
-        assert!(matches!(decode(&[0x05], &opts()), Err(DecodeError::Malformed { offset: 0, .. })));
-        assert!(matches!(decode(&[], &opts()), Err(DecodeError::Malformed { offset: 0, .. })));
+        assert!(matches!(
+            decode(&[0x05], &opts()),
+            Err(DecodeError::Malformed { offset: 0, .. })
+        ));
+        assert!(matches!(
+            decode(&[], &opts()),
+            Err(DecodeError::Malformed { offset: 0, .. })
+        ));
         // Deep nesting inside a value is skipped without recursion.
         let mut deep = vec![0x91u8; 100_000];
         deep.push(0xc0);
         let mut e = Enc::default();
-        e.array(1).map(2).str("m").str("m").str("fields").map(1).str("f");
+        e.array(1)
+            .map(2)
+            .str("m")
+            .str("m")
+            .str("fields")
+            .map(1)
+            .str("f");
         e.0.extend_from_slice(&deep);
         let d = dec(&e.0);
         assert_eq!(reasons(&d), ["item 0: invalid field value 'array in 'f''"]);
         let mut e = Enc::default();
         e.map(2).str("batch").array(0).str("x").nil();
-        assert!(matches!(decode(&e.0, &opts()), Err(DecodeError::Malformed { .. })));
+        assert!(matches!(
+            decode(&e.0, &opts()),
+            Err(DecodeError::Malformed { .. })
+        ));
     }
 
     #[test]
@@ -1602,21 +1777,37 @@ mod tests {
         o.limits.rows_max = 3;
         assert_eq!(decode(&e.0, &o).unwrap().rows, 3);
         o.limits.body_bytes_max = 3;
-        assert!(matches!(decode(&e.0, &o), Err(DecodeError::BodyTooLarge { .. })));
+        assert!(matches!(
+            decode(&e.0, &o),
+            Err(DecodeError::BodyTooLarge { .. })
+        ));
         let mut e = Enc::default();
         e.map(2).str("m").str("m").str("columns").map(3);
-        e.str("a").array(1).int(1).str("b").array(1).int(1).str("c").array(1).int(1);
+        e.str("a")
+            .array(1)
+            .int(1)
+            .str("b")
+            .array(1)
+            .int(1)
+            .str("c")
+            .array(1)
+            .int(1);
         let mut o = opts();
         o.limits.columns_max = 4;
         let d = decode(&e.0, &o).unwrap();
-        assert_eq!(reasons(&d), ["item 0: table 'm' would have more than 4 columns"]);
+        assert_eq!(
+            reasons(&d),
+            ["item 0: table 'm' would have more than 4 columns"]
+        );
     }
 
     /// `cargo test -p sql --release ingest::msgpack::tests::speed -- --ignored --nocapture`
     #[test]
     #[ignore]
     fn speed() {
-        let symbols = ["AAPL", "MSFT", "GOOG", "AMZN", "NVDA", "META", "TSLA", "NFLX"];
+        let symbols = [
+            "AAPL", "MSFT", "GOOG", "AMZN", "NVDA", "META", "TSLA", "NFLX",
+        ];
         let (items, per_item) = (100, 10_000);
         let mut e = Enc::default();
         e.map(1).str("batch").array(items);
@@ -1657,9 +1848,21 @@ mod tests {
         let rows = 200_000;
         e.array(rows);
         for j in 0..rows {
-            e.map(4).str("m").str("trades").str("t").int(1_732_111_200_000 + j as i64);
-            e.str("tags").map(1).str("symbol").str(symbols[j % symbols.len()]);
-            e.str("fields").map(2).str("price").f64(100.5).str("volume").int(j as i64 % 1000);
+            e.map(4)
+                .str("m")
+                .str("trades")
+                .str("t")
+                .int(1_732_111_200_000 + j as i64);
+            e.str("tags")
+                .map(1)
+                .str("symbol")
+                .str(symbols[j % symbols.len()]);
+            e.str("fields")
+                .map(2)
+                .str("price")
+                .f64(100.5)
+                .str("volume")
+                .int(j as i64 % 1000);
         }
         let mut best = f64::MAX;
         for _ in 0..5 {
