@@ -17,6 +17,7 @@
 
 pub mod body;
 pub mod cli;
+pub mod compress;
 pub mod config;
 pub mod ctx;
 mod http;

@@ -363,10 +363,28 @@ pub fn split_by_shard(
             return Ok(vec![(s, batch.clone())]);
         }
         let mut b = Batch::new(batch.table.clone());
-        b.symbols = batch.symbols.clone();
+        // Each part carries only the dictionary entries its own rows use, so a shard's symbol
+        // dictionary never fills with other shards' symbols.
+        let mut remap: Vec<Option<u32>> = vec![None; batch.symbols.len()];
+        for c in &batch.columns {
+            if let Values::Sym(codes) = &c.data.values {
+                for &r in &idx {
+                    let code = codes[r as usize] as usize;
+                    if remap[code].is_none() {
+                        remap[code] = Some(b.symbols.len() as u32);
+                        b.symbols.push(batch.symbols[code].clone());
+                    }
+                }
+            }
+        }
         for c in &batch.columns {
             let mut col = ColumnBuf::empty(c.data.values.physical());
             col.gather_from(&c.data, &idx);
+            if let Values::Sym(codes) = &mut col.values {
+                for code in codes.iter_mut() {
+                    *code = remap[*code as usize].expect("collected above");
+                }
+            }
             b = b.column(c.name.clone(), col);
         }
         out.push((s, b));

@@ -235,6 +235,13 @@ pub fn plan(
     } else {
         trimmed
     };
+    // A trailing `FORMAT name` is taken off before parsing: sqlparser reads `SELECT 1 FORMAT
+    // JSON` as an alias named FORMAT.
+    let (trimmed, trailing_format) = if upper.starts_with("SELECT") || upper.starts_with("WITH") || upper.starts_with("(") {
+        take_format(trimmed)
+    } else {
+        (trimmed, None)
+    };
     let st = parse_one(trimmed)?;
     let binder = Binder {
         catalog,
@@ -243,7 +250,7 @@ pub fn plan(
     };
     match st {
         ast::Statement::Query(q) => {
-            let format = q.format_clause.as_ref().and_then(format_name);
+            let format = q.format_clause.as_ref().and_then(format_name).or(trailing_format);
             let plan = binder.query(&q, &[])?;
             Ok(Statement::Select {
                 plan: Box::new(plan),
@@ -402,14 +409,23 @@ fn first_words(s: &str) -> String {
 
 /// Strips a trailing `FORMAT Name` from statements sqlparser keeps it out of.
 fn take_format(s: &str) -> (&str, Option<String>) {
-    let upper = s.to_ascii_uppercase();
-    if let Some(p) = upper.rfind(" FORMAT ") {
-        let name = s[p + 8..].trim();
-        if !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
-            return (&s[..p], Some(name.to_string()));
-        }
+    let t = s.trim_end().trim_end_matches(';').trim_end();
+    let name_len = t.bytes().rev().take_while(|b| b.is_ascii_alphanumeric() || *b == b'_').count();
+    if name_len == 0 {
+        return (s, None);
     }
-    (s, None)
+    let before_name = &t[..t.len() - name_len];
+    let trimmed = before_name.trim_end();
+    if trimmed.len() == before_name.len() || trimmed.len() < 6 {
+        return (s, None);
+    }
+    let kw = &trimmed[trimmed.len() - 6..];
+    let sep_ok = trimmed.len() == 6 || trimmed.as_bytes()[trimmed.len() - 7].is_ascii_whitespace();
+    if kw.eq_ignore_ascii_case("FORMAT") && sep_ok {
+        (&trimmed[..trimmed.len() - 6], Some(t[t.len() - name_len..].to_string()))
+    } else {
+        (s, None)
+    }
 }
 
 fn format_name(f: &ast::FormatClause) -> Option<String> {

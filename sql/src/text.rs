@@ -55,6 +55,10 @@ pub fn write_ts_ns(out: &mut String, ns: i64) {
 /// (`T` separator, `Z` or `±hh:mm` offset) into ns since the epoch (UTC).
 pub fn parse_datetime(s: &str) -> Option<i64> {
     let s = s.trim();
+    // Only ASCII can be a date; checking first keeps every slice below on char boundaries.
+    if !s.is_ascii() {
+        return None;
+    }
     let b = s.as_bytes();
     let num = |r: std::ops::Range<usize>| -> Option<i64> {
         let part = b.get(r)?;
@@ -70,7 +74,7 @@ pub fn parse_datetime(s: &str) -> Option<i64> {
     if !(1..=12).contains(&mo) || !(1..=31).contains(&d) {
         return None;
     }
-    let mut ns = days_from_civil(y, mo, d) * 86_400 * NS_PER_SEC;
+    let mut ns = days_from_civil(y, mo, d).checked_mul(86_400 * NS_PER_SEC)?;
     if b.len() == 10 {
         return Some(ns);
     }
@@ -81,7 +85,7 @@ pub fn parse_datetime(s: &str) -> Option<i64> {
     if h > 23 || mi > 59 || se > 60 {
         return None;
     }
-    ns += (h * 3600 + mi * 60 + se) * NS_PER_SEC;
+    ns = ns.checked_add((h * 3600 + mi * 60 + se) * NS_PER_SEC)?;
     let mut at = 19;
     if b.get(at) == Some(&b'.') {
         let start = at + 1;
@@ -94,7 +98,7 @@ pub fn parse_datetime(s: &str) -> Option<i64> {
         }
         let digits = &s[start..end.min(start + 9)];
         let frac: i64 = digits.parse().ok()?;
-        ns += frac * 10i64.pow(9 - digits.len() as u32);
+        ns = ns.checked_add(frac * 10i64.pow(9 - digits.len() as u32))?;
         at = end;
     }
     match &s[at..] {
@@ -106,7 +110,7 @@ pub fn parse_datetime(s: &str) -> Option<i64> {
             let sign = if off.starts_with('-') { -1 } else { 1 };
             let oh: i64 = off[1..3].parse().ok()?;
             let om: i64 = off[4..6].parse().ok()?;
-            Some(ns - sign * (oh * 3600 + om * 60) * NS_PER_SEC)
+            ns.checked_sub(sign * (oh * 3600 + om * 60) * NS_PER_SEC)
         }
         _ => None,
     }
@@ -160,6 +164,8 @@ mod tests {
             Some(ns - 123_456_789 - 52_200 * NS_PER_SEC)
         );
         assert_eq!(format_ts_ns(-1), "1969-12-31 23:59:59.999999999");
+        assert_eq!(parse_datetime("2025-11-20T14:30:00+0é00"), None);
+        assert_eq!(parse_datetime("9999-12-31 23:59:59"), None, "past i64 ns");
         for bad in [
             "",
             "2025-13-01",
