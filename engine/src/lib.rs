@@ -20,6 +20,8 @@ pub mod cli;
 pub mod compress;
 pub mod config;
 pub mod ctx;
+pub mod ingest;
+pub mod observe;
 mod http;
 pub mod logger;
 pub mod mesh;

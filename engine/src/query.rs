@@ -211,6 +211,21 @@ pub async fn handle_query(ctx: &CoreCtx, request: Request) -> Response {
     }
     let query_id = request.param("query_id").map(str::to_string).unwrap_or_else(|| request.request_id.clone());
     let result = run_statement(ctx, &request, statement, &data, limits).await;
+    let elapsed_ns = started.elapsed().as_nanos() as u64;
+    ctx.with_state(|st| {
+        match &result {
+            Ok(Answer::Rows { stats, .. }) => {
+                st.counters_mut().queries_executed += 1;
+                st.counters_mut().rows_scanned += stats.rows_read;
+                let _ = st.query_latency.record(elapsed_ns.max(1_000));
+            }
+            Ok(Answer::Done { written_rows }) if *written_rows > 0 => {
+                st.counters_mut().ticks_ingested += written_rows;
+                let _ = st.ingest_latency.record(elapsed_ns.max(1_000));
+            }
+            _ => {}
+        }
+    });
     match result {
         Ok(Answer::Rows { result, format_clause, stats }) => {
             let out = match output_for(ctx, &request, format_clause.as_deref()) {

@@ -8,6 +8,15 @@ use storage::{Batch, CommitReport, Seq, Shard, ShardStats, StorageError};
 /// core with `ctx.call_all(|state| state.counters().clone())`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CoreCounters {
+    /// Rows written by ingestion endpoints and INSERTs received on this core.
+    pub ticks_ingested: u64,
+    /// Rows (lines, items) refused as bad input by requests received on this core.
+    pub ticks_rejected: u64,
+    pub ingest_requests: u64,
+    pub last_ingest_latency_ns: u64,
+    pub queries_executed: u64,
+    /// Rows read by fragments of queries received on this core.
+    pub rows_scanned: u64,
     pub http_connections_accepted: u64,
     /// Connections refused because the core was at `max_connections_per_core`.
     pub http_connections_rejected: u64,
@@ -49,6 +58,9 @@ pub struct CoreState {
     shard: Shard,
     counters: CoreCounters,
     last_commit: Option<CommitReport>,
+    /// End-to-end latency (ns) of ingest acknowledgements and of queries received on this core.
+    pub ingest_latency: hdrhistogram::Histogram<u64>,
+    pub query_latency: hdrhistogram::Histogram<u64>,
 }
 
 impl CoreState {
@@ -59,6 +71,8 @@ impl CoreState {
             shard,
             counters: CoreCounters::default(),
             last_commit: None,
+            ingest_latency: hdrhistogram::Histogram::new_with_bounds(1_000, 600_000_000_000, 3).expect("valid bounds"),
+            query_latency: hdrhistogram::Histogram::new_with_bounds(1_000, 600_000_000_000, 3).expect("valid bounds"),
         }
     }
 
