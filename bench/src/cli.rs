@@ -8,10 +8,11 @@ use crate::suites::Suite;
 pub const USAGE: &str =
     "usage: ronto-bench <suite> [--quick] [--out DIR] [--data DIR] [--only TEXT]
 
-suites: storage, all (runs every implemented suite)
-planned: kernels, query, http, ingest, peers
+suites: storage, query, peers, all (runs every implemented suite)
+planned: kernels, http, ingest
 
-  --quick     small sizes, for CI smoke runs (~30 s)
+  --quick     small sizes, for CI smoke runs (~30 s per suite; peers may first spend ~30 s
+              installing chDB and DuckDB into target/bench-venv, and skips if it cannot)
   --out DIR   where results go (default target/bench-results)
   --data DIR  where scratch data directories go (default target/bench-data); removed afterwards
   --only TEXT run only the cases whose id (the .hgrm file name) contains TEXT (for profiling)";
@@ -121,8 +122,12 @@ mod tests {
             parse("storage --only seal").unwrap().only.as_deref(),
             Some("seal")
         );
-        assert_eq!(parse("all").unwrap().suites, vec![Suite::Storage]);
-        assert_eq!(parse("query"), Err(CliError::NotImplemented(Suite::Query)));
+        assert_eq!(
+            parse("all").unwrap().suites,
+            vec![Suite::Storage, Suite::Query, Suite::Peers]
+        );
+        assert_eq!(parse("query").unwrap().suites, vec![Suite::Query]);
+        assert_eq!(parse("http"), Err(CliError::NotImplemented(Suite::Http)));
         assert_eq!(parse("nope"), Err(CliError::UnknownSuite("nope".into())));
         assert_eq!(parse("--quick"), Err(CliError::MissingSuite));
         assert_eq!(parse("storage --out"), Err(CliError::MissingValue("--out")));

@@ -12,8 +12,10 @@
 //! measured is right (row counts, sums), and fails with [`BenchError::Check`] if not, because a
 //! fast wrong answer is worth nothing. Suites must never write outside the data directory they
 //! are given (a scratch directory under `target/` by default) and must remove their data when
-//! done; `--quick` runs every case with small sizes so CI can use it as a smoke test (under
-//! ~30 s on 2 cores).
+//! done, with one exception: the `peers` suite keeps the CSV it feeds every engine (named by
+//! row count, seed and format version) for the next run. `--quick` runs every case with small
+//! sizes so CI can use it as a smoke test (under ~30 s per suite on 2 cores, plus a one-time
+//! ~30 s install of chDB and DuckDB into `target/bench-venv` for `peers`).
 
 pub mod cli;
 pub mod data;
@@ -30,6 +32,10 @@ use std::path::PathBuf;
 pub enum BenchError {
     /// The storage layer returned an error (the environment's or a bug; see its variant).
     Storage(storage::StorageError),
+    /// The SQL layer rejected or failed a benchmark query.
+    Sql(sql::error::SqlError),
+    /// A peer database (chDB, DuckDB) or its Python driver failed.
+    Peer(String),
     /// Reading or writing a file of the benchmark itself (results, scratch directories).
     Io {
         path: PathBuf,
@@ -43,6 +49,8 @@ impl fmt::Display for BenchError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             BenchError::Storage(e) => write!(f, "storage: {e}"),
+            BenchError::Sql(e) => write!(f, "sql: {e}"),
+            BenchError::Peer(what) => write!(f, "peer: {what}"),
             BenchError::Io { path, source } => write!(f, "{}: {source}", path.display()),
             BenchError::Check(what) => write!(f, "check failed: {what}"),
         }
@@ -54,6 +62,12 @@ impl std::error::Error for BenchError {}
 impl From<storage::StorageError> for BenchError {
     fn from(e: storage::StorageError) -> Self {
         BenchError::Storage(e)
+    }
+}
+
+impl From<sql::error::SqlError> for BenchError {
+    fn from(e: sql::error::SqlError) -> Self {
+        BenchError::Sql(e)
     }
 }
 

@@ -92,10 +92,13 @@ pub fn top_candidates(key: &Col<'_>, n: usize, asc: bool) -> Vec<u32> {
                 o.reverse()
             }
         };
-        // Already ordered data (time columns of scanned blocks) needs no selection.
-        let sorted = rows.windows(2).all(|w| ord(&w[0], &w[1]) != std::cmp::Ordering::Greater);
-        let threshold = if sorted {
+        // Already ordered data (time columns of scanned blocks) needs no selection: the first n
+        // rows in the wanted direction, or the last n when the data runs the other way.
+        let ascending = rows.windows(2).all(|w| cmp(&v[w[0] as usize], &v[w[1] as usize]) != std::cmp::Ordering::Greater);
+        let threshold = if ascending && asc {
             v[rows[n - 1] as usize]
+        } else if ascending {
+            v[rows[rows.len() - n] as usize]
         } else {
             let mut r = rows.clone();
             r.select_nth_unstable_by(n - 1, ord);
@@ -373,7 +376,9 @@ impl<'w> Pipeline<'w> {
                 // Symbols and strings share one code space (a filter turns symbol ids into
                 // strings), so both go through the string table; ids are cached.
                 Vector::Sym(v, dict) => {
-                    if v.iter().all(|&x| x == v[0]) {
+                    let first = v[0];
+                    // Branch-free per chunk so it vectorizes: a scanned block holds one symbol.
+                    if v.chunks(256).all(|c| c.iter().fold(true, |all, &x| all & (x == first))) {
                         let c = self.sym_code(v[0], dict);
                         konst[k] = Some(c);
                         continue;
@@ -468,14 +473,15 @@ impl<'w> Pipeline<'w> {
                 limit: self.limits.max_result_rows as u64,
             });
         }
+        // Only value lists and sets grow after a group exists; fixed-size states are counted
+        // in `state_bytes` when the group is made, so most queries skip the walk.
+        let growing = self.groups.states.first().is_some_and(|g| g.iter().any(|s| matches!(s, AggState::Values(_) | AggState::Set(_))));
         let bytes = self.state_bytes
-            + self
-                .groups
-                .states
-                .iter()
-                .flatten()
-                .map(AggState::heap_bytes)
-                .sum::<usize>();
+            + if growing {
+                self.groups.states.iter().flatten().map(AggState::heap_bytes).sum::<usize>()
+            } else {
+                0
+            };
         if bytes > self.limits.max_memory_bytes {
             return Err(SqlError::LimitExceeded {
                 what: "query memory (max_query_memory_bytes)",

@@ -1,6 +1,9 @@
 //! The suite registry: every suite by name, which are implemented, and what a suite is given.
 
+pub mod peers;
+pub mod query;
 pub mod storage;
+pub mod workload;
 
 use std::path::PathBuf;
 
@@ -15,13 +18,13 @@ pub enum Suite {
     Storage,
     /// Query kernels over column slices (planned).
     Kernels,
-    /// SQL queries end to end in-process (planned).
+    /// SQL queries end to end in-process, with a memory-bandwidth baseline.
     Query,
     /// The HTTP interface of a running server (planned).
     Http,
     /// Ingest protocols against a running server (planned).
     Ingest,
-    /// The same workloads against peer databases in the same run (planned).
+    /// The same data and queries in chDB and DuckDB in the same run, answers cross-checked.
     Peers,
 }
 
@@ -51,13 +54,15 @@ impl Suite {
     }
 
     pub fn is_implemented(self) -> bool {
-        matches!(self, Suite::Storage)
+        matches!(self, Suite::Storage | Suite::Query | Suite::Peers)
     }
 
     /// Runs the suite. Histograms go to `ctx.out_dir` as they are measured.
     pub fn run(self, ctx: &Ctx) -> Result<Report, BenchError> {
         match self {
             Suite::Storage => storage::run(ctx),
+            Suite::Query => query::run(ctx),
+            Suite::Peers => peers::run(ctx),
             other => Err(BenchError::Check(format!(
                 "suite {} is not implemented",
                 other.name()
