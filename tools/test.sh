@@ -9,7 +9,16 @@ export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
 cargo build --workspace --bins
 cargo test --workspace --no-fail-fast
 
+# Real-client tests (tests/clients/, issue 4): clickhouse-connect, pandas and pyarrow against the
+# binary built above, from a venv under target/ so the packages are installed once.
+if ! target/test-venv/bin/python -c 'import sys' 2>/dev/null; then
+  rm -rf target/test-venv
+fi
+python3 -m venv target/test-venv
+target/test-venv/bin/python -m pip install -q --disable-pip-version-check -r tests/clients/requirements.txt
+PYTHONDONTWRITEBYTECODE=1 target/test-venv/bin/python -m pytest -q -p no:cacheprovider tests/clients
+
 # Benchmarks are not tests; this only checks that every suite runs and its answers agree.
 if [ -f bench/src/main.rs ]; then
-  cargo run -p bench --release -- all --quick --out target/bench-smoke
+  cargo run -p bench --profile smoke -- all --quick --out target/bench-smoke
 fi

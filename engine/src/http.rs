@@ -488,7 +488,7 @@ impl Connection {
             let before = self.buf.len();
             match self.fill(deadline, false).await {
                 Fill::Data => {
-                    discarded += self.buf.len() - before;
+                    discarded += self.buf.len().saturating_sub(before);
                     self.start = self.buf.len();
                 }
                 _ => break,

@@ -181,7 +181,15 @@ pub fn plan(
     limits: QueryLimits,
 ) -> Result<Statement> {
     if let Some((query, format, _)) = split_insert_format(sql) {
-        let st = parse_one(query)?;
+        // sqlparser wants a source after the column list; the data follows FORMAT instead, so
+        // parse the head with a placeholder row (and without a SETTINGS clause, ignored).
+        let head = query.trim_end();
+        let upper_head = head.to_ascii_uppercase();
+        let head = match upper_head.rfind(" SETTINGS ") {
+            Some(p) => &head[..p],
+            None => head,
+        };
+        let st = parse_one(&format!("{head} VALUES (0)"))?;
         let ast::Statement::Insert(ins) = st else {
             return Err(SqlError::Syntax("expected INSERT before FORMAT".into()));
         };
@@ -237,7 +245,7 @@ pub fn plan(
     };
     // A trailing `FORMAT name` is taken off before parsing: sqlparser reads `SELECT 1 FORMAT
     // JSON` as an alias named FORMAT.
-    let (trimmed, trailing_format) = if upper.starts_with("SELECT") || upper.starts_with("WITH") || upper.starts_with("(") {
+    let (trimmed, trailing_format) = if ["SELECT", "WITH", "(", "DESC", "SHOW", "EXPLAIN"].iter().any(|k| upper.starts_with(k)) {
         take_format(trimmed)
     } else {
         (trimmed, None)
@@ -381,11 +389,11 @@ pub fn plan(
             }
         }
         ast::Statement::ShowTables { .. } => Ok(Statement::ShowTables {
-            format: take_format(trimmed).1,
+            format: trailing_format.clone(),
         }),
         ast::Statement::ExplainTable { table_name, .. } => Ok(Statement::Describe {
             table: object_name(&table_name),
-            format: take_format(trimmed).1,
+            format: trailing_format.clone(),
         }),
         ast::Statement::Explain { statement, .. } => match *statement {
             ast::Statement::Query(q) => Ok(Statement::Explain {
@@ -1854,6 +1862,17 @@ impl Binder<'_> {
                 .into_iter()
                 .next()
                 .ok_or_else(|| SqlError::Type(format!("{name} needs a timestamp argument")))?;
+            // A string argument (`toDate('2024-01-02')`) is parsed as a date-time first.
+            let ts = if ts.ty().base == BaseType::String {
+                let nullable = ts.ty().nullable;
+                Expr::Func {
+                    func: Func::ToDateTime,
+                    args: vec![ts],
+                    ty: DataType::DATETIME64.nullable(nullable),
+                }
+            } else {
+                ts
+            };
             let ty = DataType::DATETIME64.nullable(ts.ty().nullable);
             const DAY: i64 = 86_400 * NS_PER_SECOND;
             // ClickHouse aligns weeks to Monday and hour steps that do not divide a day to
