@@ -15,8 +15,10 @@ if ! target/test-venv/bin/python -c 'import sys' 2>/dev/null; then
   rm -rf target/test-venv
 fi
 python3 -m venv target/test-venv
-target/test-venv/bin/python -m pip install -q --disable-pip-version-check -r tests/clients/requirements.txt
+target/test-venv/bin/python -m pip install -q --disable-pip-version-check -r tests/clients/requirements.txt -r tests/ingest/requirements.txt
+# Two runs: each directory has its own conftest with its own server fixture.
 PYTHONDONTWRITEBYTECODE=1 target/test-venv/bin/python -m pytest -q -p no:cacheprovider tests/clients
+PYTHONDONTWRITEBYTECODE=1 target/test-venv/bin/python -m pytest -q -p no:cacheprovider tests/ingest
 
 # Benchmarks are not tests; this only checks that every suite runs and its answers agree.
 if [ -f bench/src/main.rs ]; then

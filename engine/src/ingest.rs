@@ -44,7 +44,8 @@ pub async fn handle_write(ctx: &CoreCtx, request: Request, kind: Kind) -> Respon
         return Response::new(204, crate::body::Body::empty());
     }
     let precision = match request.param("precision") {
-        None => None,
+        // An empty precision means the default, as InfluxDB 1.x reads it.
+        None | Some("") => None,
         Some(p) => match Precision::parse(p) {
             Some(p) => Some(p),
             None => return error_json(400, &format!("unknown precision '{p}' (ns, us, ms, s, m, h)")),

@@ -119,5 +119,5 @@ pub async fn metrics(ctx: &CoreCtx) -> Response {
         let _ = writeln!(out, "ronto_{name}_sum {total}");
         let _ = writeln!(out, "ronto_{name}_count {}", merged.len());
     }
-    Response::text(200, out).with_header("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+    Response::new(200, crate::body::Body::Full(out.into_bytes())).with_header("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
 }
