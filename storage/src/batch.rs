@@ -142,11 +142,37 @@ impl Values {
             (Values::Bool(d), Values::Bool(s)) => d.extend_from_slice(s),
             (Values::Sym(d), Values::Sym(s)) => d.extend_from_slice(s),
             (Values::Str(d), Values::Str(s)) => {
-                for i in 0..s.len() {
-                    d.push(s.get(i));
-                }
+                let base = d.bytes.len() as u32 - s.offsets[0];
+                d.bytes.extend_from_slice(
+                    &s.bytes[s.offsets[0] as usize..s.offsets[s.len()] as usize],
+                );
+                d.offsets.extend(s.offsets[1..].iter().map(|&o| o + base));
             }
             (d, s) => panic!("extend {:?} into {:?}", s.physical(), d.physical()),
+        }
+    }
+
+    /// Makes room for `additional` more values without reallocating.
+    pub fn reserve(&mut self, additional: usize) {
+        match self {
+            Values::I64(v) => v.reserve(additional),
+            Values::U64(v) => v.reserve(additional),
+            Values::F64(v) => v.reserve(additional),
+            Values::Bool(v) => v.reserve(additional),
+            Values::Sym(v) => v.reserve(additional),
+            Values::Str(v) => v.offsets.reserve(additional),
+        }
+    }
+
+    /// Heap bytes allocated (capacity, not length).
+    pub fn capacity_bytes(&self) -> usize {
+        match self {
+            Values::I64(v) => v.capacity() * 8,
+            Values::U64(v) => v.capacity() * 8,
+            Values::F64(v) => v.capacity() * 8,
+            Values::Bool(v) => v.capacity(),
+            Values::Sym(v) => v.capacity() * 4,
+            Values::Str(v) => v.offsets.capacity() * 4 + v.bytes.capacity(),
         }
     }
 
@@ -157,8 +183,46 @@ impl Values {
             Values::F64(v) => v.clear(),
             Values::Bool(v) => v.clear(),
             Values::Sym(v) => v.clear(),
-            Values::Str(v) => *v = StrValues::default(),
+            Values::Str(v) => {
+                // offsets[0] is always 0: keep it and the allocations.
+                v.offsets.truncate(1);
+                v.bytes.clear();
+            }
         }
+    }
+}
+
+/// A borrowed, typed view of a column's values: resolved once per batch, so that copying a
+/// group of rows is a typed loop rather than an enum dispatch per call.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum ValuesRef<'a> {
+    I64(&'a [i64]),
+    U64(&'a [u64]),
+    F64(&'a [f64]),
+    Bool(&'a [u8]),
+    Sym(&'a [u32]),
+    Str(&'a StrValues),
+}
+
+impl Values {
+    pub(crate) fn as_ref(&self) -> ValuesRef<'_> {
+        match self {
+            Values::I64(v) => ValuesRef::I64(v),
+            Values::U64(v) => ValuesRef::U64(v),
+            Values::F64(v) => ValuesRef::F64(v),
+            Values::Bool(v) => ValuesRef::Bool(v),
+            Values::Sym(v) => ValuesRef::Sym(v),
+            Values::Str(v) => ValuesRef::Str(v),
+        }
+    }
+}
+
+/// Appends `src[r]` for each `r` in `rows` (all of `src` when `rows` is `None`).
+#[inline]
+fn append_typed<T: Copy>(dst: &mut Vec<T>, src: &[T], rows: Option<&[u32]>) {
+    match rows {
+        None => dst.extend_from_slice(src),
+        Some(rows) => dst.extend(rows.iter().map(|&r| src[r as usize])),
     }
 }
 
@@ -221,9 +285,14 @@ impl ColumnBuf {
 
     /// Appends `src[i]` (value and validity) for each `i` in `rows`.
     pub fn gather_from(&mut self, src: &ColumnBuf, rows: &[u32]) {
+        self.gather_parts(&src.values, src.validity.as_ref(), rows);
+    }
+
+    /// Appends `values[i]` with validity `validity[i]` for each `i` in `rows`.
+    pub fn gather_parts(&mut self, values: &Values, validity: Option<&Bitmap>, rows: &[u32]) {
         let len = self.len();
-        self.values.gather_from(&src.values, rows);
-        match (&mut self.validity, &src.validity) {
+        self.values.gather_from(values, rows);
+        match (&mut self.validity, validity) {
             (None, None) => {}
             (Some(d), None) => d.extend_valid(rows.len()),
             (d, Some(s)) => {
@@ -235,13 +304,69 @@ impl ColumnBuf {
         }
     }
 
+    /// Appends rows `rows` of (`values`, `validity`), or all of them when `rows` is `None`.
+    /// Returns the string bytes appended (0 unless this is a String column).
+    pub(crate) fn append_rows(
+        &mut self,
+        values: ValuesRef<'_>,
+        validity: Option<&Bitmap>,
+        rows: Option<&[u32]>,
+    ) -> usize {
+        let len = self.len();
+        let mut str_bytes = 0;
+        match (&mut self.values, values) {
+            (Values::I64(d), ValuesRef::I64(s)) => append_typed(d, s, rows),
+            (Values::U64(d), ValuesRef::U64(s)) => append_typed(d, s, rows),
+            (Values::F64(d), ValuesRef::F64(s)) => append_typed(d, s, rows),
+            (Values::Bool(d), ValuesRef::Bool(s)) => append_typed(d, s, rows),
+            (Values::Sym(d), ValuesRef::Sym(s)) => append_typed(d, s, rows),
+            (Values::Str(d), ValuesRef::Str(s)) => {
+                let before = d.bytes.len();
+                match rows {
+                    None => {
+                        let base = d.bytes.len() as u32 - s.offsets[0];
+                        d.bytes.extend_from_slice(
+                            &s.bytes[s.offsets[0] as usize..s.offsets[s.len()] as usize],
+                        );
+                        d.offsets.extend(s.offsets[1..].iter().map(|&o| o + base));
+                    }
+                    Some(rows) => {
+                        for &r in rows {
+                            d.push(s.get(r as usize));
+                        }
+                    }
+                }
+                str_bytes = d.bytes.len() - before;
+            }
+            (d, s) => panic!("append {s:?} into {:?}", d.physical()),
+        }
+        let count = rows.map_or_else(|| self.values.len() - len, <[u32]>::len);
+        match (&mut self.validity, validity) {
+            (None, None) => {}
+            (Some(d), None) => d.extend_valid(count),
+            (d, Some(s)) => {
+                let d = d.get_or_insert_with(|| Bitmap::all_valid(len));
+                match rows {
+                    None => (0..s.len()).for_each(|i| d.push(s.get(i))),
+                    Some(rows) => rows.iter().for_each(|&r| d.push(s.get(r as usize))),
+                }
+            }
+        }
+        str_bytes
+    }
+
     /// Appends every row of `src`.
     pub fn extend_from(&mut self, src: &ColumnBuf) {
+        self.extend_parts(&src.values, src.validity.as_ref());
+    }
+
+    /// Appends every value of `values`, with validity `validity`.
+    pub fn extend_parts(&mut self, values: &Values, validity: Option<&Bitmap>) {
         let len = self.len();
-        self.values.extend_from(&src.values);
-        match (&mut self.validity, &src.validity) {
+        self.values.extend_from(values);
+        match (&mut self.validity, validity) {
             (None, None) => {}
-            (Some(d), None) => d.extend_valid(src.len()),
+            (Some(d), None) => d.extend_valid(values.len()),
             (d, Some(s)) => {
                 let d = d.get_or_insert_with(|| Bitmap::all_valid(len));
                 for i in 0..s.len() {

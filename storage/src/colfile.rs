@@ -1,16 +1,18 @@
 //! Column files of one day partition: append-only, 64-byte-aligned regions, read through mmap.
 
 use std::collections::HashMap;
-use std::fs::{self, File, OpenOptions};
-use std::io::Write;
+use std::fs::{self, OpenOptions};
+use std::io::{IoSlice, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use memmap2::Mmap;
 
 use crate::batch::{ColumnBuf, Values};
 use crate::error::{corrupt, IoContext, Result};
 use crate::index::BlockColumn;
-use crate::types::{ColumnId, ColumnType};
+use crate::sync::SyncFile;
+use crate::types::{Bitmap, ColumnId, ColumnType};
 
 /// Every region starts at a multiple of this, so mmap'd values can be read as `&[i64]` in place
 /// and SIMD loads of a region's start are aligned.
@@ -23,21 +25,31 @@ const _: () = assert!(
 
 /// One append-only column file and its current read mapping.
 pub struct ColumnFile {
-    path: PathBuf,
-    file: File,
-    /// Bytes on disk (including writes not yet mapped).
+    /// Shared with the sync thread, which syncs it after a seal.
+    f: Arc<SyncFile>,
+    /// Bytes in the file.
     len: u64,
+    /// Bytes covered by `map`: the length at the last `flush`. Regions past it are written but
+    /// not yet readable (a seal in progress).
+    mapped_len: u64,
     map: Option<Mmap>,
-    /// Bytes staged for the next write, starting at offset `len`.
-    pending: Vec<u8>,
+    /// Written since the last `take_dirty` (needs a sync before it is indexed).
     dirty: bool,
 }
 
 impl std::fmt::Debug for ColumnFile {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "ColumnFile({}, {} bytes)", self.path.display(), self.len)
+        write!(
+            f,
+            "ColumnFile({}, {} bytes)",
+            self.f.path.display(),
+            self.len
+        )
     }
 }
+
+/// Zero bytes for region padding.
+static PADDING: [u8; REGION_ALIGN as usize] = [0; REGION_ALIGN as usize];
 
 impl ColumnFile {
     /// Opens or creates the file, cutting it to `valid_len` (bytes past the last indexed region
@@ -66,11 +78,10 @@ impl ColumnFile {
             file.set_len(valid_len).at(&path)?;
         }
         let mut f = ColumnFile {
-            path,
-            file,
+            f: SyncFile::new(file, path),
             len: valid_len,
+            mapped_len: 0,
             map: None,
-            pending: Vec::new(),
             dirty: false,
         };
         f.remap()?;
@@ -78,40 +89,75 @@ impl ColumnFile {
     }
 
     pub fn path(&self) -> &Path {
-        &self.path
+        &self.f.path
     }
 
     pub fn len_bytes(&self) -> u64 {
-        self.len + self.pending.len() as u64
+        self.len
     }
 
-    /// Stages `bytes` as a new region; returns its offset. Written by `flush`.
-    fn stage_region(&mut self, bytes: &[u8]) -> u64 {
-        let end = self.len_bytes();
-        let pad = end.next_multiple_of(REGION_ALIGN) - end;
-        self.pending.resize(self.pending.len() + pad as usize, 0);
-        let offset = end + pad;
-        self.pending.extend_from_slice(bytes);
-        offset
-    }
-
-    /// Writes staged regions (one write), optionally fdatasyncs, and remaps.
-    pub fn flush(&mut self, sync: bool) -> Result<()> {
-        if !self.pending.is_empty() {
-            if let Err(e) = self.file.write_all(&self.pending) {
-                let _ = self.file.set_len(self.len);
-                return Err(e).at(&self.path);
+    /// Appends one region, the concatenation of `parts`, after zero padding up to
+    /// [`REGION_ALIGN`], with one `writev` straight from the caller's memory (no staging copy).
+    /// Returns the region's offset. Readable through [`ColumnFile::bytes`] after `flush`.
+    fn write_region(&mut self, parts: &[&[u8]]) -> Result<u64> {
+        let pad = (self.len.next_multiple_of(REGION_ALIGN) - self.len) as usize;
+        let mut iov = [IoSlice::new(&[]); 4];
+        assert!(parts.len() < iov.len(), "at most three parts per region");
+        iov[0] = IoSlice::new(&PADDING[..pad]);
+        for (slot, part) in iov[1..].iter_mut().zip(parts) {
+            *slot = IoSlice::new(part);
+        }
+        let total = pad + parts.iter().map(|p| p.len()).sum::<usize>();
+        let mut left = &mut iov[..parts.len() + 1];
+        while !left.is_empty() {
+            match (&self.f.file).write_vectored(left) {
+                Ok(0) => {
+                    let _ = self.f.file.set_len(self.len);
+                    return Err(std::io::Error::from(std::io::ErrorKind::WriteZero))
+                        .at(&self.f.path);
+                }
+                Ok(n) => IoSlice::advance_slices(&mut left, n),
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    // Leave no partial region behind (the file is append-only).
+                    let _ = self.f.file.set_len(self.len);
+                    return Err(e).at(&self.f.path);
+                }
             }
-            self.len += self.pending.len() as u64;
-            self.pending.clear();
-            self.dirty = true;
+        }
+        let offset = self.len + pad as u64;
+        self.len += total as u64;
+        self.dirty = true;
+        Ok(offset)
+    }
+
+    /// Makes written regions readable (remaps), and fdatasyncs when `sync`.
+    pub fn flush(&mut self, sync: bool) -> Result<()> {
+        if self.len != self.mapped_len {
             self.remap()?;
         }
         if sync && self.dirty {
-            self.file.sync_data().at(&self.path)?;
+            self.f.file.sync_data().at(&self.f.path)?;
             self.dirty = false;
         }
         Ok(())
+    }
+
+    /// The file, if it was written since the last call, for the caller to have it synced.
+    pub(crate) fn take_dirty(&mut self) -> Option<Arc<SyncFile>> {
+        std::mem::take(&mut self.dirty).then(|| Arc::clone(&self.f))
+    }
+
+    /// Cuts regions written since the last `flush` (a seal that failed part-way). The mapping
+    /// covers exactly the kept bytes, so it stays valid.
+    pub fn discard_unflushed(&mut self) {
+        if self.len > self.mapped_len {
+            if let Err(e) = self.f.file.set_len(self.mapped_len) {
+                log::warn!("could not cut {}: {e}", self.f.path.display());
+                return;
+            }
+            self.len = self.mapped_len;
+        }
     }
 
     fn remap(&mut self) -> Result<()> {
@@ -119,9 +165,11 @@ impl ColumnFile {
             None
         } else {
             // SAFETY: the file is private to this shard's data directory and only this shard
-            // writes it, append-only; nothing truncates it while the mapping lives.
-            Some(unsafe { Mmap::map(&self.file) }.at(&self.path)?)
+            // writes it, append-only; it is cut only back to `mapped_len`, never inside the
+            // mapping, while the mapping lives.
+            Some(unsafe { Mmap::map(&self.f.file) }.at(&self.f.path)?)
         };
+        self.mapped_len = self.len;
         Ok(())
     }
 
@@ -132,7 +180,7 @@ impl ColumnFile {
         match end {
             Some(end) => Ok(&map[offset as usize..end as usize]),
             None => Err(corrupt(
-                &self.path,
+                &self.f.path,
                 offset,
                 format!("region of {len} bytes is past the end of the file"),
             )),
@@ -149,6 +197,30 @@ pub(crate) fn cast<T: Pod>(bytes: &[u8]) -> Option<&[T]> {
     // SAFETY: length and alignment are checked above, T is a plain number type for which every
     // bit pattern is valid, and the platform is little-endian (asserted at compile time).
     Some(unsafe { std::slice::from_raw_parts(bytes.as_ptr().cast::<T>(), bytes.len() / size) })
+}
+
+/// The little-endian bytes of a slice of numbers, without copying (the platform is
+/// little-endian, asserted at compile time, so memory order is the on-disk order).
+#[inline]
+pub(crate) fn as_bytes<T: Pod>(values: &[T]) -> &[u8] {
+    // SAFETY: T is a plain number type without padding; any initialized value is valid bytes,
+    // and u8 has alignment 1. The length is the slice's size in bytes.
+    unsafe {
+        std::slice::from_raw_parts(values.as_ptr().cast::<u8>(), std::mem::size_of_val(values))
+    }
+}
+
+/// The bytes of a slice of numbers, mutably: writing any bytes leaves valid numbers.
+#[inline]
+pub(crate) fn as_bytes_mut<T: Pod>(values: &mut [T]) -> &mut [u8] {
+    // SAFETY: as in `as_bytes`; additionally every bit pattern is a valid T (`Pod`), so any
+    // bytes written through the view leave valid values.
+    unsafe {
+        std::slice::from_raw_parts_mut(
+            values.as_mut_ptr().cast::<u8>(),
+            std::mem::size_of_val(values),
+        )
+    }
 }
 
 /// Plain number types whose every bit pattern is a valid value.
@@ -201,39 +273,74 @@ impl Partition {
         Ok(self.files.get_mut(&id).expect("inserted"))
     }
 
-    /// Stages rows `lo..hi` of `col` (already time-sorted) as one block column.
-    pub fn stage_column(
+    /// Writes rows `rows` of `col` (already time-sorted) as one block column: the values
+    /// region straight from the hot buffer's memory, then the validity bitmap if any row is
+    /// NULL. CRC and statistics are computed over the same slices; `sorted` (the timestamp
+    /// column) takes min and max from the ends. `scratch` is reused for string offsets and
+    /// bitmaps.
+    pub fn write_column(
         &mut self,
         id: ColumnId,
         ty: ColumnType,
         col: &ColumnBuf,
-        lo: usize,
-        hi: usize,
+        rows: std::ops::Range<usize>,
+        sorted: bool,
+        scratch: &mut Vec<u8>,
     ) -> Result<BlockColumn> {
-        let mut data = Vec::new();
-        encode_values(&col.values, lo, hi, &mut data);
-        let (has_stats, min_bits, max_bits) = stats(&col.values, col, lo, hi);
-        let null_count = (lo..hi).filter(|&i| !col.is_valid(i)).count() as u32;
-        let mut crc = crc32c::crc32c(&data);
+        let (lo, hi) = (rows.start, rows.end);
+        assert!(
+            lo < hi && hi <= col.len(),
+            "block rows {lo}..{hi} of {}",
+            col.len()
+        );
+        let (has_stats, min_bits, max_bits) = match (&col.values, &col.validity) {
+            (Values::I64(v), None) if sorted => {
+                debug_assert!(v[lo..hi].windows(2).all(|w| w[0] <= w[1]), "sorted block");
+                (true, v[lo] as u64, v[hi - 1] as u64)
+            }
+            _ => stats(&col.values, col.validity.as_ref(), lo, hi),
+        };
+        let null_count = col
+            .validity
+            .as_ref()
+            .map_or(0, |v| (lo..hi).filter(|&i| !v.get(i)).count()) as u32;
         let file = self.file(id)?;
-        let offset = file.stage_region(&data);
+        let (offset, data_bytes, mut crc) = match &col.values {
+            Values::I64(v) => region(file, &[as_bytes(&v[lo..hi])])?,
+            Values::U64(v) => region(file, &[as_bytes(&v[lo..hi])])?,
+            Values::F64(v) => region(file, &[as_bytes(&v[lo..hi])])?,
+            Values::Bool(v) => region(file, &[&v[lo..hi]])?,
+            Values::Sym(v) => region(file, &[as_bytes(&v[lo..hi])])?,
+            Values::Str(s) => {
+                let base = s.offsets[lo];
+                scratch.clear();
+                scratch.reserve((hi - lo + 1) * 4);
+                for &o in &s.offsets[lo..=hi] {
+                    scratch.extend_from_slice(&(o - base).to_le_bytes());
+                }
+                let bytes = &s.bytes[base as usize..s.offsets[hi] as usize];
+                region(file, &[scratch, bytes])?
+            }
+        };
         let mut validity_offset = 0;
         if null_count > 0 {
-            let mut bits = vec![0u8; (hi - lo).div_ceil(8)];
+            let v = col.validity.as_ref().expect("nulls have a bitmap");
+            scratch.clear();
+            scratch.resize((hi - lo).div_ceil(8), 0);
             for (j, i) in (lo..hi).enumerate() {
-                if col.is_valid(i) {
-                    bits[j / 8] |= 1 << (j % 8);
+                if v.get(i) {
+                    scratch[j / 8] |= 1 << (j % 8);
                 }
             }
-            crc = crc32c::crc32c_append(crc, &bits);
-            validity_offset = file.stage_region(&bits);
+            crc = crc32c::crc32c_append(crc, scratch);
+            validity_offset = file.write_region(&[scratch])?;
         }
         Ok(BlockColumn {
             id,
             ty,
             null_count,
             offset,
-            data_bytes: data.len() as u64,
+            data_bytes,
             validity_offset,
             min_bits,
             max_bits,
@@ -248,49 +355,36 @@ impl Partition {
         }
         Ok(())
     }
+
+    /// Appends the files written since the last call (to be synced) to `out`.
+    pub(crate) fn take_dirty(&mut self, out: &mut Vec<Arc<SyncFile>>) {
+        out.extend(self.files.values_mut().filter_map(ColumnFile::take_dirty));
+    }
 }
 
 pub fn column_path(dir: &Path, id: ColumnId) -> PathBuf {
     dir.join(format!("c{id}.col"))
 }
 
-fn encode_values(values: &Values, lo: usize, hi: usize, out: &mut Vec<u8>) {
-    match values {
-        Values::I64(v) => v[lo..hi]
-            .iter()
-            .for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
-        Values::U64(v) => v[lo..hi]
-            .iter()
-            .for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
-        Values::F64(v) => v[lo..hi]
-            .iter()
-            .for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
-        Values::Bool(v) => out.extend_from_slice(&v[lo..hi]),
-        Values::Sym(v) => v[lo..hi]
-            .iter()
-            .for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
-        Values::Str(s) => {
-            let base = s.offsets[lo];
-            for &o in &s.offsets[lo..=hi] {
-                out.extend_from_slice(&(o - base).to_le_bytes());
-            }
-            out.extend_from_slice(&s.bytes[base as usize..s.offsets[hi] as usize]);
-        }
-    }
+/// Writes one region of `parts`; returns (offset, bytes, CRC32C of the bytes).
+fn region(file: &mut ColumnFile, parts: &[&[u8]]) -> Result<(u64, u64, u32)> {
+    let crc = parts.iter().fold(0, |crc, p| crc32c::crc32c_append(crc, p));
+    let bytes = parts.iter().map(|p| p.len() as u64).sum();
+    Ok((file.write_region(parts)?, bytes, crc))
 }
 
-/// Min/max of the valid (and, for floats, non-NaN) values, as raw bits.
-fn stats(values: &Values, col: &ColumnBuf, lo: usize, hi: usize) -> (bool, u64, u64) {
+/// Min/max of the valid (and, for floats, non-NaN) values of rows `lo..hi`, as raw bits. On
+/// ties the first value seen wins (this decides the bits of -0.0 against 0.0).
+fn stats(values: &Values, validity: Option<&Bitmap>, lo: usize, hi: usize) -> (bool, u64, u64) {
     fn fold<T: Copy + PartialOrd>(
         v: &[T],
         lo: usize,
-        hi: usize,
-        col: &ColumnBuf,
+        validity: Option<&Bitmap>,
         keep: impl Fn(T) -> bool,
     ) -> Option<(T, T)> {
         let mut acc: Option<(T, T)> = None;
-        for (i, &x) in v.iter().enumerate().take(hi).skip(lo) {
-            if !col.is_valid(i) || !keep(x) {
+        for (j, &x) in v.iter().enumerate() {
+            if validity.is_some_and(|b| !b.get(lo + j)) || !keep(x) {
                 continue;
             }
             acc = Some(match acc {
@@ -300,12 +394,18 @@ fn stats(values: &Values, col: &ColumnBuf, lo: usize, hi: usize) -> (bool, u64, 
         }
         acc
     }
-    let r = match values {
-        Values::I64(v) => fold(v, lo, hi, col, |_| true).map(|(a, b)| (a as u64, b as u64)),
-        Values::U64(v) => fold(v, lo, hi, col, |_| true),
-        Values::F64(v) => {
-            fold(v, lo, hi, col, |x: f64| !x.is_nan()).map(|(a, b)| (a.to_bits(), b.to_bits()))
+    /// Integers have no ties that differ in bits: plain (vectorizable) min and max.
+    fn int<T: Copy + Ord>(v: &[T], lo: usize, validity: Option<&Bitmap>) -> Option<(T, T)> {
+        match validity {
+            None => Some((*v.iter().min()?, *v.iter().max()?)),
+            Some(_) => fold(v, lo, validity, |_| true),
         }
+    }
+    let r = match values {
+        Values::I64(v) => int(&v[lo..hi], lo, validity).map(|(a, b)| (a as u64, b as u64)),
+        Values::U64(v) => int(&v[lo..hi], lo, validity),
+        Values::F64(v) => fold(&v[lo..hi], lo, validity, |x: f64| !x.is_nan())
+            .map(|(a, b)| (a.to_bits(), b.to_bits())),
         Values::Bool(_) | Values::Sym(_) | Values::Str(_) => None,
     };
     match r {
@@ -314,17 +414,11 @@ fn stats(values: &Values, col: &ColumnBuf, lo: usize, hi: usize) -> (bool, u64, 
     }
 }
 
-impl ColumnFile {
-    /// Forgets staged regions after a failed seal.
-    pub fn discard_pending(&mut self) {
-        self.pending.clear();
-    }
-}
-
 impl Partition {
-    pub fn discard_pending(&mut self) {
+    /// Cuts regions written since the last `flush` from every file (a seal that failed).
+    pub fn discard_unflushed(&mut self) {
         for f in self.files.values_mut() {
-            f.discard_pending();
+            f.discard_unflushed();
         }
     }
 }

@@ -1,11 +1,13 @@
 //! The shard's symbol dictionary: string ↔ dense u32 id, persisted as an append-only file.
 
-use std::collections::HashMap;
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, OpenOptions};
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
+use std::sync::Arc;
 
 use crate::error::{IoContext, Result};
+use crate::hash::FxHashMap;
+use crate::sync::SyncFile;
 
 pub const DICT_FILE: &str = "symbols.dict";
 /// `len u32 | crc32c(bytes) u32 | bytes`.
@@ -16,11 +18,13 @@ pub const SYMBOL_BYTES_MAX: usize = 4096;
 /// Ids are dense and assigned in first-seen order. Ids referenced by sealed blocks are always
 /// persisted before the block is indexed (`flush` runs first in every seal).
 pub struct SymbolDict {
-    path: PathBuf,
-    file: File,
+    /// Shared with the sync thread, which syncs it after a seal.
+    file: Arc<SyncFile>,
     strings: Vec<Box<str>>,
-    ids: HashMap<Box<str>, u32>,
+    ids: FxHashMap<Box<str>, u32>,
     persisted: usize,
+    /// Written since the last `take_dirty`.
+    dirty: bool,
 }
 
 impl std::fmt::Debug for SymbolDict {
@@ -76,11 +80,11 @@ impl SymbolDict {
             .collect();
         let persisted = strings.len();
         Ok(SymbolDict {
-            path,
-            file,
+            file: SyncFile::new(file, path),
             strings,
             ids,
             persisted,
+            dirty: false,
         })
     }
 
@@ -98,6 +102,16 @@ impl SymbolDict {
 
     pub fn get(&self, id: u32) -> Option<&str> {
         self.strings.get(id as usize).map(|s| &**s)
+    }
+
+    /// The id of `s` when `hint` (an id `s` had before, e.g. in the previous batch) still names
+    /// it: a compare instead of a hash; otherwise as [`SymbolDict::intern`].
+    #[inline]
+    pub fn intern_hinted(&mut self, s: &str, hint: u32) -> u32 {
+        match self.strings.get(hint as usize) {
+            Some(h) if **h == *s => hint,
+            _ => self.intern(s),
+        }
     }
 
     /// The id of `s`, assigning the next one if it is new.
@@ -123,12 +137,19 @@ impl SymbolDict {
             buf.extend_from_slice(&crc32c::crc32c(s.as_bytes()).to_le_bytes());
             buf.extend_from_slice(s.as_bytes());
         }
-        self.file.write_all(&buf).at(&self.path)?;
+        (&self.file.file).write_all(&buf).at(&self.file.path)?;
         if sync {
-            self.file.sync_data().at(&self.path)?;
+            self.file.file.sync_data().at(&self.file.path)?;
+        } else {
+            self.dirty = true;
         }
         self.persisted = self.strings.len();
         Ok(())
+    }
+
+    /// The file, if it was written unsynced since the last call, for the caller to sync.
+    pub(crate) fn take_dirty(&mut self) -> Option<Arc<SyncFile>> {
+        std::mem::take(&mut self.dirty).then(|| Arc::clone(&self.file))
     }
 }
 

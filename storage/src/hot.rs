@@ -52,6 +52,23 @@ impl HotBuffer {
             .sum()
     }
 
+    /// Heap bytes allocated for the columns (capacity).
+    pub fn capacity_bytes(&self) -> usize {
+        self.cols.iter().map(|c| c.values.capacity_bytes()).sum()
+    }
+
+    /// Empties the buffer, keeping its allocations.
+    pub fn clear(&mut self) {
+        for c in &mut self.cols {
+            c.clear();
+        }
+        self.min_seq = 0;
+        self.max_seq = 0;
+        self.created_ns = 0;
+        self.sorted = true;
+        self.queued = false;
+    }
+
     pub fn ts(&self, ts_index: usize) -> &[i64] {
         match &self.cols[ts_index].values {
             crate::batch::Values::I64(v) => v,

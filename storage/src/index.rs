@@ -1,10 +1,12 @@
 //! The block index: an append-only log (`blocks.idx`) of seal groups and partition drops.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, OpenOptions};
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
+use std::sync::Arc;
 
 use crate::error::{corrupt, IoContext, Result};
+use crate::sync::SyncFile;
 use crate::types::{ColumnId, ColumnType, Seq, SymKey, TableId};
 
 pub const INDEX_FILE: &str = "blocks.idx";
@@ -58,7 +60,10 @@ pub enum IndexRecord {
     /// Blocks written by one seal; indexed atomically (one CRC over all of them).
     /// `dict_len` is the symbol dictionary's length when they were sealed: every id they
     /// reference is below it, so recovery can check the dictionary is complete.
-    Seal { dict_len: u32, blocks: Vec<BlockMeta> },
+    Seal {
+        dict_len: u32,
+        blocks: Vec<BlockMeta>,
+    },
     /// Partitions of `table_id` with day < `cutoff_day` are gone; WAL rows of those days with
     /// seq <= `seq` must not be replayed.
     DropBefore {
@@ -220,14 +225,19 @@ impl IndexRecord {
 
 /// The open index log.
 pub struct IndexLog {
-    path: PathBuf,
-    file: File,
+    /// Shared with the sync thread, which syncs it after pipelined seals.
+    file: Arc<SyncFile>,
     len: u64,
 }
 
 impl std::fmt::Debug for IndexLog {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "IndexLog({}, {} bytes)", self.path.display(), self.len)
+        write!(
+            f,
+            "IndexLog({}, {} bytes)",
+            self.file.path.display(),
+            self.len
+        )
     }
 }
 
@@ -269,7 +279,11 @@ impl IndexLog {
                 if parsed.is_none() && ends_before_eof && bytes[valid..].iter().any(|&b| b != 0) {
                     // A torn write is the last thing in the file; a bad record with intact
                     // bytes after it is damage, and cutting there would drop sealed data.
-                    return Err(corrupt(&path, valid as u64, "block index record CRC mismatch before the end of the file"));
+                    return Err(corrupt(
+                        &path,
+                        valid as u64,
+                        "block index record CRC mismatch before the end of the file",
+                    ));
                 }
                 match parsed {
                     Some(Some(rec)) => {
@@ -313,8 +327,7 @@ impl IndexLog {
         }
         Ok((
             IndexLog {
-                path,
-                file,
+                file: SyncFile::new(file, path),
                 len: valid as u64,
             },
             records,
@@ -330,15 +343,20 @@ impl IndexLog {
         put_u32(&mut buf, (body.len() - 1) as u32);
         put_u32(&mut buf, crc32c::crc32c(&body));
         buf.extend_from_slice(&body);
-        if let Err(e) = self.file.write_all(&buf) {
-            let _ = self.file.set_len(self.len);
-            return Err(e).at(&self.path);
+        if let Err(e) = (&self.file.file).write_all(&buf) {
+            let _ = self.file.file.set_len(self.len);
+            return Err(e).at(&self.file.path);
         }
         self.len += buf.len() as u64;
         if sync {
-            self.file.sync_data().at(&self.path)?;
+            self.file.file.sync_data().at(&self.file.path)?;
         }
         Ok(())
+    }
+
+    /// The file, for the caller to have it synced after unsynced appends.
+    pub(crate) fn file(&self) -> &Arc<SyncFile> {
+        &self.file
     }
 
     pub fn len_bytes(&self) -> u64 {

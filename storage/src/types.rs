@@ -254,7 +254,15 @@ impl Bitmap {
     }
 
     pub fn extend_valid(&mut self, count: usize) {
-        for _ in 0..count {
+        let mut left = count;
+        while left > 0 && !self.len.is_multiple_of(8) {
+            self.push(true);
+            left -= 1;
+        }
+        let full_bytes = left / 8;
+        self.bytes.resize(self.bytes.len() + full_bytes, 0xFF);
+        self.len += full_bytes * 8;
+        for _ in 0..left % 8 {
             self.push(true);
         }
     }

@@ -3,9 +3,11 @@
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use crate::catalog::sync_dir;
 use crate::error::{corrupt, IoContext, Result};
+use crate::sync::{SyncFile, SyncThread, SyncWaker};
 use crate::types::Seq;
 
 pub const SEGMENT_MAGIC: &[u8; 8] = b"RONTOWAL";
@@ -19,9 +21,11 @@ pub const RECORD_PAYLOAD_BYTES_MAX: usize = 1 << 30;
 /// When a written WAL record counts as durable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FsyncPolicy {
-    /// fdatasync before every commit returns: acknowledged data survives power loss.
+    /// Every commit requests an fdatasync, and `Shard::commit` returns once it completed:
+    /// acknowledged data survives power loss.
     Always,
-    /// fdatasync at most every `interval_ms`; a commit is durable once a later sync covers it.
+    /// An fdatasync is requested at most every `interval_ms`; a commit is durable once a later
+    /// sync covers it.
     Batch { interval_ms: u32 },
     /// Never fsync; data is in the OS page cache once written (survives `kill -9`, not power loss).
     Never,
@@ -67,21 +71,31 @@ pub struct WalReplay {
 
 /// An append-only log of records in segment files `wal/<first_seq:020>.wal`. Records are staged
 /// in memory by `append` and written by `flush` in one `write` (group commit).
+///
+/// `fdatasync` runs on the shard's sync thread (`sync.rs`): `flush` only *requests* syncs, and
+/// [`Wal::durable_seq`] reports what completed syncs cover. Under `always` every flush requests
+/// one; under `batch(ms)` a flush requests one when `ms` passed since the last request; under
+/// `never` written is durable. Two invariants keep recovery sound with syncs in flight:
+///
+/// - Jobs run in request order, so durability covers a prefix of the log.
+/// - Under `always`/`batch`, a segment is rolled only after every record in it is durable, so a
+///   crash can never leave a torn record in a segment that is not the last one (which recovery
+///   must treat as corruption, since later records were acknowledged).
 pub struct Wal {
     dir: PathBuf,
     policy: FsyncPolicy,
     segment_bytes: u64,
     segments: Vec<Segment>,
-    file: File,
+    file: Arc<SyncFile>,
     file_len: u64,
     pending: Vec<u8>,
     pending_last_seq: Seq,
     /// Highest seq handed to the OS.
     written_seq: Seq,
-    /// Highest seq known to have reached the durability the policy promises.
-    durable_seq: Seq,
-    last_sync_ns: i64,
-    unsynced: bool,
+    /// Highest seq a sync has been requested for.
+    requested_seq: Seq,
+    last_request_ns: i64,
+    syncer: SyncThread,
     bytes_written: u64,
 }
 
@@ -91,7 +105,7 @@ impl std::fmt::Debug for Wal {
             .field("dir", &self.dir)
             .field("segments", &self.segments.len())
             .field("written_seq", &self.written_seq)
-            .field("durable_seq", &self.durable_seq)
+            .field("durable_seq", &self.durable_seq())
             .finish()
     }
 }
@@ -156,7 +170,10 @@ impl Wal {
             }
         }
         if segments.is_empty() {
-            segments.push(create_segment(dir, 1)?);
+            let (seg, file) = create_segment(dir, 1)?;
+            file.sync_all().at(&seg.path)?;
+            sync_dir(dir)?;
+            segments.push(seg);
         }
         let current = segments.last().expect("at least one segment");
         let file = OpenOptions::new()
@@ -164,20 +181,24 @@ impl Wal {
             .open(&current.path)
             .at(&current.path)?;
         let file_len = file.metadata().at(&current.path)?.len();
+        let syncer = SyncThread::spawn(dir, last_seq)?;
         Ok((
             Wal {
                 dir: dir.to_path_buf(),
                 policy,
                 segment_bytes: segment_bytes.max(SEGMENT_HEADER_BYTES as u64 + 1),
+                file: Arc::new(SyncFile {
+                    file,
+                    path: current.path.clone(),
+                }),
                 segments,
-                file,
                 file_len,
                 pending: Vec::with_capacity(1 << 20),
                 pending_last_seq: last_seq,
                 written_seq: last_seq,
-                durable_seq: last_seq,
-                last_sync_ns: 0,
-                unsynced: false,
+                requested_seq: last_seq,
+                last_request_ns: i64::MIN,
+                syncer,
                 bytes_written: 0,
             },
             report,
@@ -193,8 +214,11 @@ impl Wal {
         self.written_seq
     }
 
+    /// Highest seq at the durability the policy promises: covered by a completed sync under
+    /// `always`/`batch`, written under `never`. Advances on the sync thread.
+    #[inline]
     pub fn durable_seq(&self) -> Seq {
-        self.durable_seq
+        self.syncer.durable_seq()
     }
 
     pub fn policy(&self) -> FsyncPolicy {
@@ -203,6 +227,11 @@ impl Wal {
 
     pub fn has_pending(&self) -> bool {
         !self.pending.is_empty()
+    }
+
+    /// Completed syncs on the sync thread (WAL data and new segments).
+    pub fn syncs_completed(&self) -> u64 {
+        self.syncer.syncs()
     }
 
     /// Bytes currently held in segment files.
@@ -224,7 +253,8 @@ impl Wal {
         if seq > self.pending_last_seq {
             self.pending_last_seq = seq;
             self.written_seq = seq;
-            self.durable_seq = seq;
+            self.requested_seq = seq;
+            self.syncer.advance(seq);
         }
     }
 
@@ -247,60 +277,154 @@ impl Wal {
         seq
     }
 
-    /// Writes every staged record in one `write` and syncs as the policy says (group commit).
+    /// Writes every staged record in one `write` (group commit) and requests a sync as the
+    /// policy says. Never waits for a sync, except that rolling a full segment under
+    /// `always`/`batch` first waits until its records are durable (once per segment).
     pub fn flush(&mut self, now_ns: i64) -> Result<()> {
-        if !self.pending.is_empty() {
-            let path = &self.segments.last().expect("segment").path;
-            if let Err(e) = self.file.write_all(&self.pending) {
-                // Leave no half record behind: the next write must start on a record boundary.
-                let _ = self.file.set_len(self.file_len);
-                return Err(e).at(path);
-            }
-            self.file_len += self.pending.len() as u64;
-            self.bytes_written += self.pending.len() as u64;
-            self.pending.clear();
-            self.written_seq = self.pending_last_seq;
-            self.unsynced = true;
+        self.syncer.check()?;
+        if self.pending.is_empty() {
+            return self.request_per_policy(now_ns);
         }
+        if let Err(e) = (&self.file.file).write_all(&self.pending) {
+            // Leave no half record behind: the next write must start on a record boundary.
+            let _ = self.file.file.set_len(self.file_len);
+            return Err(e).at(&self.file.path);
+        }
+        self.file_len += self.pending.len() as u64;
+        self.bytes_written += self.pending.len() as u64;
+        self.pending.clear();
+        self.written_seq = self.pending_last_seq;
+        self.request_per_policy(now_ns)?;
+        if self.file_len >= self.segment_bytes {
+            self.roll()?;
+        }
+        Ok(())
+    }
+
+    fn request_per_policy(&mut self, now_ns: i64) -> Result<()> {
         match self.policy {
-            FsyncPolicy::Always => self.sync(now_ns)?,
+            FsyncPolicy::Always => self.request_sync(now_ns),
             FsyncPolicy::Batch { interval_ms } => {
-                if now_ns - self.last_sync_ns >= interval_ms as i64 * 1_000_000 {
-                    self.sync(now_ns)?;
+                // The interval restarts at every check that finds it passed, whether or not
+                // anything needed a sync, so a write after an idle spell is synced at most
+                // `interval_ms` later, never at once (as before the sync thread).
+                if now_ns.saturating_sub(self.last_request_ns) >= interval_ms as i64 * 1_000_000 {
+                    self.last_request_ns = now_ns;
+                    self.request_sync(now_ns)
+                } else {
+                    Ok(())
                 }
             }
-            FsyncPolicy::Never => self.durable_seq = self.written_seq,
+            FsyncPolicy::Never => {
+                self.syncer.advance(self.written_seq);
+                Ok(())
+            }
         }
-        if self.file_len >= self.segment_bytes {
-            self.roll(now_ns)?;
+    }
+
+    /// Asks the sync thread to make every written record durable (whatever the policy), if
+    /// it has not been asked already. Returns at once.
+    pub fn request_sync(&mut self, now_ns: i64) -> Result<()> {
+        if self.written_seq > self.requested_seq {
+            self.syncer.request(&self.file, self.written_seq)?;
+            self.requested_seq = self.written_seq;
+            self.last_request_ns = now_ns;
         }
         Ok(())
     }
 
-    /// fdatasync the current segment if anything is unsynced.
+    /// Blocks until `seq` is durable (requesting the sync if needed). `seq` must be written.
+    /// Under `never` this is the policy's durability (written), not a sync.
+    pub fn wait_durable(&mut self, seq: Seq, now_ns: i64) -> Result<Seq> {
+        assert!(
+            seq <= self.written_seq,
+            "wait for a seq that was not written"
+        );
+        if self.durable_seq() >= seq {
+            self.syncer.check()?;
+            return Ok(self.durable_seq());
+        }
+        self.request_sync(now_ns)?;
+        self.syncer.wait(seq)
+    }
+
+    /// Writes staged records and makes everything written durable by a sync, whatever the
+    /// policy (shutdown, `seal_all`).
     pub fn sync(&mut self, now_ns: i64) -> Result<()> {
-        if self.unsynced {
-            let path = &self.segments.last().expect("segment").path;
-            self.file.sync_data().at(path)?;
-            self.unsynced = false;
+        self.flush(now_ns)?;
+        if self.written_seq > self.requested_seq || self.policy == FsyncPolicy::Never {
+            // Under `never` nothing was requested; ask for the current segment explicitly.
+            self.syncer.request(&self.file, self.written_seq)?;
+            self.requested_seq = self.written_seq;
+            self.last_request_ns = now_ns;
         }
-        self.last_sync_ns = now_ns;
-        self.durable_seq = self.written_seq;
+        self.syncer.wait(self.written_seq).map(|_| ())
+    }
+
+    /// Queues an `fdatasync` of each of `files` on the sync thread as one ticket (seals use it
+    /// for column files, the dictionary and the block index).
+    pub(crate) fn sync_files(&self, files: &[Arc<SyncFile>]) -> Result<u64> {
+        self.syncer.request_files(files)
+    }
+
+    /// Whether the files of `ticket` and of every earlier ticket are synced.
+    pub(crate) fn files_synced(&self, ticket: u64) -> bool {
+        self.syncer.ticket_done(ticket)
+    }
+
+    pub(crate) fn wait_files(&self, ticket: u64) -> Result<()> {
+        self.syncer.wait_ticket(ticket)
+    }
+
+    #[cfg(test)]
+    pub(crate) fn syncer(&self) -> &SyncThread {
+        &self.syncer
+    }
+
+    /// Sets (or clears) the function the sync thread calls when `durable_seq` advances.
+    pub fn set_sync_waker(&self, waker: Option<SyncWaker>) {
+        self.syncer.set_waker(waker);
+    }
+
+    /// Starts a new segment if the current one holds any record (written records only).
+    pub(crate) fn roll_if_not_empty(&mut self) -> Result<()> {
+        assert!(self.pending.is_empty(), "roll with staged records");
+        if self.file_len > SEGMENT_HEADER_BYTES as u64 {
+            self.roll()?;
+        }
         Ok(())
     }
 
-    fn roll(&mut self, now_ns: i64) -> Result<()> {
+    /// Starts a new segment. Under `always`/`batch` the old one must be wholly durable first
+    /// (see the type's docs); the new one's header and directory entry are synced by the sync
+    /// thread before any of its records can be reported durable.
+    fn roll(&mut self) -> Result<()> {
         if self.policy.syncs() {
-            self.sync(now_ns)?;
+            if self.written_seq > self.requested_seq {
+                self.syncer.request(&self.file, self.written_seq)?;
+                self.requested_seq = self.written_seq;
+            }
+            self.syncer.wait(self.written_seq)?;
         }
-        let seg = create_segment(&self.dir, self.written_seq + 1)?;
-        self.file = OpenOptions::new()
-            .append(true)
-            .open(&seg.path)
-            .at(&seg.path)?;
+        let (seg, file) = create_segment(&self.dir, self.written_seq + 1)?;
+        self.file = Arc::new(SyncFile {
+            file,
+            path: seg.path.clone(),
+        });
+        self.file.file.sync_all().at(&self.file.path)?; sync_dir(&self.dir)?;
         self.file_len = SEGMENT_HEADER_BYTES as u64;
         self.segments.push(seg);
         Ok(())
+    }
+
+    /// Like [`Wal::delete_before`], but the sync thread unlinks the files; returns the ticket
+    /// that completes when they are gone. The segments leave the log at once.
+    pub(crate) fn delete_before_async(&mut self, watermark: Seq) -> Result<u64> {
+        let mut paths = Vec::new();
+        while self.segments.len() > 1 && self.segments[1].first_seq <= watermark {
+            paths.push(self.segments.remove(0).path);
+        }
+        self.syncer.request_deletes(paths)
     }
 
     /// Deletes closed segments whose records all have seq < `watermark` (they are sealed).
@@ -326,18 +450,18 @@ fn segment_path(dir: &Path, first_seq: Seq) -> PathBuf {
     dir.join(format!("{first_seq:020}.wal"))
 }
 
-fn create_segment(dir: &Path, first_seq: Seq) -> Result<Segment> {
+/// Creates a segment holding just its header, open for appending. Not synced: the caller syncs
+/// it (and the directory) before any record in it counts as durable.
+fn create_segment(dir: &Path, first_seq: Seq) -> Result<(Segment, File)> {
     let path = segment_path(dir, first_seq);
     let mut f = OpenOptions::new()
         .create(true)
-        .truncate(true)
-        .write(true)
+        .append(true)
         .open(&path)
         .at(&path)?;
+    f.set_len(0).at(&path)?;
     f.write_all(&segment_header()).at(&path)?;
-    f.sync_all().at(&path)?;
-    sync_dir(dir)?;
-    Ok(Segment { first_seq, path })
+    Ok((Segment { first_seq, path }, f))
 }
 
 fn list_segments(dir: &Path) -> Result<Vec<Segment>> {
@@ -398,7 +522,11 @@ fn scan_segment(
             if RECORD_HEADER_BYTES + len < rest.len() && rest.iter().any(|&b| b != 0) {
                 // Intact bytes follow: this is damage, not a torn final write, and the records
                 // after it were acknowledged.
-                return Err(corrupt(path, at as u64, "WAL record CRC mismatch before the end of the segment"));
+                return Err(corrupt(
+                    path,
+                    at as u64,
+                    "WAL record CRC mismatch before the end of the segment",
+                ));
             }
             return Ok((at, Some("record CRC mismatch".into())));
         }
@@ -440,7 +568,8 @@ mod tests {
         assert_eq!(wal.append(|b| b.extend_from_slice(b"two")), 2);
         assert_eq!(wal.durable_seq(), 0, "nothing durable before flush");
         wal.flush(0).unwrap();
-        assert_eq!(wal.durable_seq(), 2);
+        assert_eq!(wal.written_seq(), 2);
+        assert_eq!(wal.wait_durable(2, 0).unwrap(), 2);
         drop(wal);
         let (recs, report) = collect(dir.path());
         assert_eq!(recs, vec![(1, b"one".to_vec()), (2, b"two".to_vec())]);
@@ -456,8 +585,16 @@ mod tests {
         wal.append(|b| b.push(1));
         wal.flush(11_000_000).unwrap();
         assert_eq!((wal.written_seq(), wal.durable_seq()), (1, 0));
+        assert_eq!(
+            wal.requested_seq, 0,
+            "no sync requested inside the interval"
+        );
         wal.flush(16_000_000).unwrap();
-        assert_eq!(wal.durable_seq(), 1);
+        assert_eq!(
+            wal.requested_seq, 1,
+            "the interval passed: a sync is requested"
+        );
+        assert_eq!(wal.syncer.wait(1).unwrap(), 1);
     }
 
     #[test]

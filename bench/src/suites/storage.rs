@@ -239,7 +239,21 @@ fn drive(
     pool: &mut Pool,
     appends_per_commit: usize,
     until: Until,
+    hist: Option<&mut Histogram<u64>>,
+) -> Result<Driven, BenchError> {
+    drive_with(shard, pool, appends_per_commit, until, hist, false)
+}
+
+/// [`drive`], optionally with `Shard::commit_nowait` (a server that acknowledges when the sync
+/// thread reports durability instead of waiting in the commit). Then the final
+/// `wait_durable` for the last row is timed too, so every counted row is durable.
+fn drive_with(
+    shard: &mut Shard,
+    pool: &mut Pool,
+    appends_per_commit: usize,
+    until: Until,
     mut hist: Option<&mut Histogram<u64>>,
+    nowait: bool,
 ) -> Result<Driven, BenchError> {
     assert!(
         pool.batches.len() >= appends_per_commit,
@@ -257,6 +271,7 @@ fn drive(
     let times_start = ThreadTimes::now();
     let wall_start = Instant::now();
     let mut prev = Instant::now();
+    let mut last_seq = 0;
     loop {
         match until {
             Until::Timed(t) if d.timed_ns >= t.as_nanos() as u64 => break,
@@ -269,10 +284,14 @@ fn drive(
         }
         let range = pool.next..pool.next + appends_per_commit;
         for b in &pool.batches[range.clone()] {
-            shard.append(b)?;
+            last_seq = shard.append(b)?;
         }
         let appended = Instant::now();
-        shard.commit()?;
+        if nowait {
+            shard.commit_nowait()?;
+        } else {
+            shard.commit()?;
+        }
         let now = Instant::now();
         d.append_ns += appended.duration_since(prev).as_nanos() as u64;
         let ns = now.duration_since(prev).as_nanos() as u64;
@@ -287,6 +306,11 @@ fn drive(
             d.price_sum += sums[i];
         }
         pool.next += appends_per_commit;
+    }
+    if nowait {
+        let t0 = Instant::now();
+        shard.wait_durable(last_seq)?;
+        d.timed_ns += t0.elapsed().as_nanos() as u64;
     }
     d.wall_ns = wall_start.elapsed().as_nanos() as u64;
     d.times = times_start.zip(ThreadTimes::now()).map(|(a, b)| b.since(a));
@@ -437,27 +461,31 @@ fn page_cache_writes(ctx: &Ctx, plan: &Plan, out: &mut Out<'_>) -> Result<(), Be
 
 fn append_throughput(ctx: &Ctx, plan: &Plan, out: &mut Out<'_>) -> Result<(), BenchError> {
     let batch = FsyncPolicy::Batch { interval_ms: 10 };
-    let mut cases: Vec<(&str, usize, FsyncPolicy, usize)> = Vec::new();
+    let mut cases: Vec<(&str, usize, FsyncPolicy, usize, bool)> = Vec::new();
     for rows in [1, 1_000, 65_536] {
         for policy in [FsyncPolicy::Never, batch] {
             for per_commit in [1, 10] {
-                cases.push(("append throughput, WAL on", rows, policy, per_commit));
+                cases.push(("append throughput, WAL on", rows, policy, per_commit, false));
             }
         }
     }
-    for per_commit in [1, 10] {
-        cases.push((
-            "append throughput, fsync always",
-            1_000,
-            FsyncPolicy::Always,
-            per_commit,
-        ));
+    for nowait in [false, true] {
+        for per_commit in [1, 10] {
+            cases.push((
+                "append throughput, fsync always",
+                1_000,
+                FsyncPolicy::Always,
+                per_commit,
+                nowait,
+            ));
+        }
     }
     let mut gen = TradesGen::new(SYMBOLS, 42);
-    for (group, rows_per_batch, policy, per_commit) in cases {
+    for (group, rows_per_batch, policy, per_commit, nowait) in cases {
         let id = format!(
-            "append-{rows_per_batch}rows-{per_commit}per-commit-{}",
-            policy_id(policy)
+            "append-{rows_per_batch}rows-{per_commit}per-commit-{}{}",
+            policy_id(policy),
+            if nowait { "-nowait" } else { "" }
         );
         if !ctx.wants(&id) {
             continue;
@@ -478,21 +506,23 @@ fn append_throughput(ctx: &Ctx, plan: &Plan, out: &mut Out<'_>) -> Result<(), Be
         )?;
         let before = shard.stats();
         let mut h = new_histogram();
-        let d = drive(
+        let d = drive_with(
             &mut shard,
             &mut pool,
             per_commit,
             Until::Timed(plan.run),
             Some(&mut h),
+            nowait,
         )?;
         let after = shard.stats();
         check(after.rows_appended - before.rows_appended == d.rows, || {
             "rows appended differ from rows driven".into()
         })?;
-        let commit = if per_commit == 1 {
-            "commit per append".to_string()
-        } else {
-            format!("{per_commit} appends per commit")
+        let commit = match (per_commit, nowait) {
+            (1, false) => "commit per append".to_string(),
+            (1, true) => "commit_nowait per append (acks async)".to_string(),
+            (n, false) => format!("{n} appends per commit"),
+            (n, true) => format!("{n} appends per commit_nowait (acks async)"),
         };
         let unit = if rows_per_batch == 1 { "row" } else { "rows" };
         let case = format!(
@@ -501,7 +531,12 @@ fn append_throughput(ctx: &Ctx, plan: &Plan, out: &mut Out<'_>) -> Result<(), Be
             policy_name(policy)
         );
         let notes = format!(
-            "{}; WAL {}; {}; {}",
+            "{}{}; WAL {}; {}; {}",
+            if nowait {
+                "rows counted once durable (the last wait_durable is timed); "
+            } else {
+                ""
+            },
             sealed_delta(&before, &after),
             fmt_bytes(after.wal_bytes_written - before.wal_bytes_written),
             d.split_note(),
