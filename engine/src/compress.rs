@@ -18,7 +18,9 @@ pub fn decode_body(r: &Request) -> Result<Vec<u8>, String> {
             };
         }
     }
-    if r.param("decompress").is_some_and(|v| v == "1" || v == "true") {
+    if r.param("decompress")
+        .is_some_and(|v| v == "1" || v == "true")
+    {
         body = clickhouse_blocks(&body)?;
     }
     Ok(body)
@@ -27,7 +29,8 @@ pub fn decode_body(r: &Request) -> Result<Vec<u8>, String> {
 /// gzip or zstd through the ingest decoders, bounded by `max` output bytes.
 fn named(name: &str, data: &[u8], max: usize) -> Result<Vec<u8>, String> {
     use sql::ingest::compress::{decompress, Encoding};
-    let enc = Encoding::parse(name).ok_or_else(|| format!("unsupported Content-Encoding '{name}' (gzip, zstd, lz4 are)"))?;
+    let enc = Encoding::parse(name)
+        .ok_or_else(|| format!("unsupported Content-Encoding '{name}' (gzip, zstd, lz4 are)"))?;
     let mut out = Vec::new();
     let got = decompress(enc, data, max, &mut out).map_err(|e| e.to_string())?;
     Ok(got.to_vec())
@@ -41,7 +44,9 @@ fn lz4_frame(data: &[u8]) -> Result<Vec<u8>, String> {
         .read_to_end(&mut out)
         .map_err(|e| format!("cannot decode LZ4 frame body: {e}"))?;
     if out.len() > DECOMPRESSED_BYTES_MAX {
-        return Err(format!("decompressed body exceeds {DECOMPRESSED_BYTES_MAX} bytes"));
+        return Err(format!(
+            "decompressed body exceeds {DECOMPRESSED_BYTES_MAX} bytes"
+        ));
     }
     Ok(out)
 }
@@ -54,33 +59,47 @@ pub fn clickhouse_blocks(mut data: &[u8]) -> Result<Vec<u8>, String> {
     let mut offset = 0usize;
     while !data.is_empty() {
         if data.len() < 25 {
-            return Err(format!("truncated compressed block header at byte {offset}"));
+            return Err(format!(
+                "truncated compressed block header at byte {offset}"
+            ));
         }
         let checksum = &data[..16];
         let method = data[16];
         let compressed = u32::from_le_bytes(data[17..21].try_into().expect("4")) as usize;
         let decompressed = u32::from_le_bytes(data[21..25].try_into().expect("4")) as usize;
         if compressed < 9 || data.len() < 16 + compressed {
-            return Err(format!("compressed block at byte {offset} claims {compressed} bytes, {} remain", data.len() - 16));
+            return Err(format!(
+                "compressed block at byte {offset} claims {compressed} bytes, {} remain",
+                data.len() - 16
+            ));
         }
         let block = &data[16..16 + compressed];
         let hash = cityhash_rs::cityhash_102_128(block);
         // ClickHouse stores the two 64-bit halves little-endian; accept either half order so the
         // check does not depend on how a hash library packs its u128.
-        let (lo, hi) = ((hash as u64).to_le_bytes(), ((hash >> 64) as u64).to_le_bytes());
-        let matches = (checksum[..8] == lo && checksum[8..] == hi) || (checksum[..8] == hi && checksum[8..] == lo);
+        let (lo, hi) = (
+            (hash as u64).to_le_bytes(),
+            ((hash >> 64) as u64).to_le_bytes(),
+        );
+        let matches = (checksum[..8] == lo && checksum[8..] == hi)
+            || (checksum[..8] == hi && checksum[8..] == lo);
         if !matches {
-            return Err(format!("checksum mismatch in compressed block at byte {offset}"));
+            return Err(format!(
+                "checksum mismatch in compressed block at byte {offset}"
+            ));
         }
         if out.len() + decompressed > DECOMPRESSED_BYTES_MAX {
-            return Err(format!("decompressed body exceeds {DECOMPRESSED_BYTES_MAX} bytes"));
+            return Err(format!(
+                "decompressed body exceeds {DECOMPRESSED_BYTES_MAX} bytes"
+            ));
         }
         let payload = &block[9..];
         match method {
             0x82 => {
                 let start = out.len();
                 out.resize(start + decompressed, 0);
-                let n = lz4_flex::block::decompress_into(payload, &mut out[start..]).map_err(|e| format!("bad LZ4 block at byte {offset}: {e}"))?;
+                let n = lz4_flex::block::decompress_into(payload, &mut out[start..])
+                    .map_err(|e| format!("bad LZ4 block at byte {offset}: {e}"))?;
                 if n != decompressed {
                     return Err(format!("LZ4 block at byte {offset} decoded to {n} bytes, header says {decompressed}"));
                 }
@@ -90,7 +109,11 @@ pub fn clickhouse_blocks(mut data: &[u8]) -> Result<Vec<u8>, String> {
                 let d = named("zstd", payload, decompressed)?;
                 out.extend_from_slice(&d);
             }
-            m => return Err(format!("unknown compression method 0x{m:02x} at byte {offset}")),
+            m => {
+                return Err(format!(
+                    "unknown compression method 0x{m:02x} at byte {offset}"
+                ))
+            }
         }
         data = &data[16 + compressed..];
         offset += 16 + compressed;

@@ -48,7 +48,12 @@ pub async fn handle_write(ctx: &CoreCtx, request: Request, kind: Kind) -> Respon
         None | Some("") => None,
         Some(p) => match Precision::parse(p) {
             Some(p) => Some(p),
-            None => return error_json(400, &format!("unknown precision '{p}' (ns, us, ms, s, m, h)")),
+            None => {
+                return error_json(
+                    400,
+                    &format!("unknown precision '{p}' (ns, us, ms, s, m, h)"),
+                )
+            }
         },
     };
     let decoded = match kind {
@@ -71,8 +76,12 @@ pub async fn handle_write(ctx: &CoreCtx, request: Request, kind: Kind) -> Respon
                 Ok(t) => t,
                 Err(e) => return error_json(e.http_status(), &e.to_string()),
             };
-            let Some(schema) = ctx.with_state(|st| st.shard().catalog().get(&table).cloned()) else {
-                return error_json(404, &format!("Unknown table: {table} (JSON writes need an existing table)"));
+            let Some(schema) = ctx.with_state(|st| st.shard().catalog().get(&table).cloned())
+            else {
+                return error_json(
+                    404,
+                    &format!("Unknown table: {table} (JSON writes need an existing table)"),
+                );
             };
             ingest::json::decode(&body, &schema, &ingest::json::JsonOptions::default())
         }
@@ -84,7 +93,11 @@ pub async fn handle_write(ctx: &CoreCtx, request: Request, kind: Kind) -> Respon
             return error_json(e.http_status(), &e.to_string());
         }
     };
-    let coercion = if kind == Kind::LineProtocol { Coercion::Strict } else { Coercion::Numeric };
+    let coercion = if kind == Kind::LineProtocol {
+        Coercion::Strict
+    } else {
+        Coercion::Numeric
+    };
     let mut errors: Vec<RowError> = std::mem::take(&mut decoded.errors);
     let mut rejected = decoded.rejected;
     let mut written = 0u64;
@@ -98,7 +111,13 @@ pub async fn handle_write(ctx: &CoreCtx, request: Request, kind: Kind) -> Respon
                 );
             }
         };
-        rejected += ingest::conform(&mut table, &schema, coercion, &mut errors, ERRORS_LISTED_MAX);
+        rejected += ingest::conform(
+            &mut table,
+            &schema,
+            coercion,
+            &mut errors,
+            ERRORS_LISTED_MAX,
+        );
         if table.rows() == 0 {
             continue;
         }
@@ -109,8 +128,15 @@ pub async fn handle_write(ctx: &CoreCtx, request: Request, kind: Kind) -> Respon
                 e if e.is_client_error() => 400,
                 _ => 500,
             };
-            let r = error_json(status, &format!("{e}; rows of earlier tables in this request were written: {written}"));
-            return if status == 503 { r.with_header("Retry-After", "1") } else { r };
+            let r = error_json(
+                status,
+                &format!("{e}; rows of earlier tables in this request were written: {written}"),
+            );
+            return if status == 503 {
+                r.with_header("Retry-After", "1")
+            } else {
+                r
+            };
         }
         written += rows;
     }
@@ -154,9 +180,13 @@ async fn ensure_table(ctx: &CoreCtx, table: &DecodedTable) -> Result<TableSchema
     if let Some(spec) = plan.create {
         // Every shard keeps its own catalog; a concurrent writer on another core may have
         // created the same table first, which is fine.
-        for r in ctx.call_all(move |st| st.shard_mut().create_table(spec.clone()).map(|_| ())).await {
+        for r in ctx
+            .call_all(move |st| st.shard_mut().create_table(spec.clone()).map(|_| ()))
+            .await
+        {
             match r {
-                Ok(Ok(())) | Ok(Err(StorageError::Request(storage::RequestError::TableExists(_)))) => {}
+                Ok(Ok(()))
+                | Ok(Err(StorageError::Request(storage::RequestError::TableExists(_)))) => {}
                 Ok(Err(e)) => return Err(e.to_string()),
                 Err(e) => return Err(e.to_string()),
             }
@@ -164,9 +194,13 @@ async fn ensure_table(ctx: &CoreCtx, table: &DecodedTable) -> Result<TableSchema
     }
     for (name, ty) in plan.add_columns {
         let tname = table.name().to_string();
-        for r in ctx.call_all(move |st| st.shard_mut().add_column(&tname, &name, ty)).await {
+        for r in ctx
+            .call_all(move |st| st.shard_mut().add_column(&tname, &name, ty))
+            .await
+        {
             match r {
-                Ok(Ok(())) | Ok(Err(StorageError::Request(storage::RequestError::ColumnExists { .. }))) => {}
+                Ok(Ok(()))
+                | Ok(Err(StorageError::Request(storage::RequestError::ColumnExists { .. }))) => {}
                 Ok(Err(e)) => return Err(e.to_string()),
                 Err(e) => return Err(e.to_string()),
             }

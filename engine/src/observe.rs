@@ -58,7 +58,11 @@ pub async fn stats(ctx: &CoreCtx) -> Response {
             })
         })
         .collect();
-    let last_latency = reports.iter().map(|r| r.counters.last_ingest_latency_ns).max().unwrap_or(0);
+    let last_latency = reports
+        .iter()
+        .map(|r| r.counters.last_ingest_latency_ns)
+        .max()
+        .unwrap_or(0);
     let value = serde_json::json!({
         "ticks_ingested": sum(&|r| r.counters.ticks_ingested),
         "ticks_stored": sum(&|r| r.shard.rows_appended),
@@ -86,38 +90,121 @@ pub async fn metrics(ctx: &CoreCtx) -> Response {
             let _ = writeln!(out, "ronto_{name}{{shard=\"{}\"}} {}", r.core, f(r));
         }
     };
-    counter("ticks_ingested_total", "Rows written through ingest endpoints and INSERT, by receiving core.", "counter", &|r| r.counters.ticks_ingested);
-    counter("ticks_stored_total", "Rows appended to the shard.", "counter", &|r| r.shard.rows_appended);
-    counter("ticks_rejected_total", "Rows refused as bad input, by receiving core.", "counter", &|r| r.counters.ticks_rejected);
-    counter("queries_executed_total", "Queries answered, by receiving core.", "counter", &|r| r.counters.queries_executed);
-    counter("rows_scanned_total", "Rows read by query fragments, by receiving core.", "counter", &|r| r.counters.rows_scanned);
-    counter("partitions_created_total", "Day partitions created.", "counter", &|r| r.shard.partitions_created);
+    counter(
+        "ticks_ingested_total",
+        "Rows written through ingest endpoints and INSERT, by receiving core.",
+        "counter",
+        &|r| r.counters.ticks_ingested,
+    );
+    counter(
+        "ticks_stored_total",
+        "Rows appended to the shard.",
+        "counter",
+        &|r| r.shard.rows_appended,
+    );
+    counter(
+        "ticks_rejected_total",
+        "Rows refused as bad input, by receiving core.",
+        "counter",
+        &|r| r.counters.ticks_rejected,
+    );
+    counter(
+        "queries_executed_total",
+        "Queries answered, by receiving core.",
+        "counter",
+        &|r| r.counters.queries_executed,
+    );
+    counter(
+        "rows_scanned_total",
+        "Rows read by query fragments, by receiving core.",
+        "counter",
+        &|r| r.counters.rows_scanned,
+    );
+    counter(
+        "partitions_created_total",
+        "Day partitions created.",
+        "counter",
+        &|r| r.shard.partitions_created,
+    );
     counter("blocks", "Sealed blocks.", "gauge", &|r| r.shard.blocks);
-    counter("sealed_rows", "Rows in sealed blocks.", "gauge", &|r| r.shard.sealed_rows);
-    counter("hot_rows", "Rows in hot (unsealed) buffers.", "gauge", &|r| r.shard.hot_rows);
-    counter("memory_hot_bytes", "Bytes held by hot buffers.", "gauge", &|r| r.shard.hot_bytes);
-    counter("wal_bytes", "Bytes in WAL segment files.", "gauge", &|r| r.wal_disk_bytes);
-    counter("wal_written_bytes_total", "Bytes written to the WAL.", "counter", &|r| r.shard.wal_bytes_written);
-    counter("http_requests_total", "HTTP requests received.", "counter", &|r| r.counters.http_requests);
-    counter("mesh_busy_total", "Mesh calls that gave up on a full queue (answered 503).", "counter", &|r| r.counters.mesh_busy);
-    counter("commits_total", "Group commits.", "counter", &|r| r.counters.commits);
+    counter("sealed_rows", "Rows in sealed blocks.", "gauge", &|r| {
+        r.shard.sealed_rows
+    });
+    counter(
+        "hot_rows",
+        "Rows in hot (unsealed) buffers.",
+        "gauge",
+        &|r| r.shard.hot_rows,
+    );
+    counter(
+        "memory_hot_bytes",
+        "Bytes held by hot buffers.",
+        "gauge",
+        &|r| r.shard.hot_bytes,
+    );
+    counter("wal_bytes", "Bytes in WAL segment files.", "gauge", &|r| {
+        r.wal_disk_bytes
+    });
+    counter(
+        "wal_written_bytes_total",
+        "Bytes written to the WAL.",
+        "counter",
+        &|r| r.shard.wal_bytes_written,
+    );
+    counter(
+        "http_requests_total",
+        "HTTP requests received.",
+        "counter",
+        &|r| r.counters.http_requests,
+    );
+    counter(
+        "mesh_busy_total",
+        "Mesh calls that gave up on a full queue (answered 503).",
+        "counter",
+        &|r| r.counters.mesh_busy,
+    );
+    counter("commits_total", "Group commits.", "counter", &|r| {
+        r.counters.commits
+    });
     for (name, help, pick) in [
-        ("ingest_ack_latency_seconds", "Latency from request to durable acknowledgement of writes.", 0),
-        ("query_latency_seconds", "Latency of queries, end to end.", 1),
+        (
+            "ingest_ack_latency_seconds",
+            "Latency from request to durable acknowledgement of writes.",
+            0,
+        ),
+        (
+            "query_latency_seconds",
+            "Latency of queries, end to end.",
+            1,
+        ),
     ] {
-        let mut merged = hdrhistogram::Histogram::<u64>::new_with_bounds(1_000, 600_000_000_000, 3).expect("bounds");
+        let mut merged = hdrhistogram::Histogram::<u64>::new_with_bounds(1_000, 600_000_000_000, 3)
+            .expect("bounds");
         for r in &reports {
-            let _ = merged.add(if pick == 0 { &r.ingest_latency } else { &r.query_latency });
+            let _ = merged.add(if pick == 0 {
+                &r.ingest_latency
+            } else {
+                &r.query_latency
+            });
         }
         let _ = writeln!(out, "# HELP ronto_{name} {help}");
         let _ = writeln!(out, "# TYPE ronto_{name} summary");
         for q in [0.5, 0.9, 0.99, 0.999] {
-            let v = if merged.is_empty() { 0 } else { merged.value_at_quantile(q) };
+            let v = if merged.is_empty() {
+                0
+            } else {
+                merged.value_at_quantile(q)
+            };
             let _ = writeln!(out, "ronto_{name}{{quantile=\"{q}\"}} {}", v as f64 / 1e9);
         }
-        let total: f64 = merged.iter_recorded().map(|v| v.value_iterated_to() as f64 * v.count_at_value() as f64).sum::<f64>() / 1e9;
+        let total: f64 = merged
+            .iter_recorded()
+            .map(|v| v.value_iterated_to() as f64 * v.count_at_value() as f64)
+            .sum::<f64>()
+            / 1e9;
         let _ = writeln!(out, "ronto_{name}_sum {total}");
         let _ = writeln!(out, "ronto_{name}_count {}", merged.len());
     }
-    Response::new(200, crate::body::Body::Full(out.into_bytes())).with_header("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+    Response::new(200, crate::body::Body::Full(out.into_bytes()))
+        .with_header("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
 }

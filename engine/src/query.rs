@@ -6,7 +6,10 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Instant;
 
-use sql::db::{describe, execute_select, explain, rows_to_batch, show_tables, split_by_shard, BoxFuture, QueryStats, ShardRunner};
+use sql::db::{
+    describe, execute_select, explain, rows_to_batch, show_tables, split_by_shard, BoxFuture,
+    QueryStats, ShardRunner,
+};
 use sql::error::SqlError;
 use sql::exec::{Fragment, FragmentStats, Partial, QueryLimits};
 use sql::format::{FormatOptions, OutputFormat, OutputWriter};
@@ -32,10 +35,18 @@ impl ShardRunner for MeshRunner<'_> {
         self.ctx.cores()
     }
 
-    fn run_fragment(&self, shard: usize, fragment: Arc<Fragment>) -> BoxFuture<'_, sql::error::Result<(Partial, FragmentStats)>> {
+    fn run_fragment(
+        &self,
+        shard: usize,
+        fragment: Arc<Fragment>,
+    ) -> BoxFuture<'_, sql::error::Result<(Partial, FragmentStats)>> {
         let cancel = self.cancel.clone();
         Box::pin(async move {
-            match self.ctx.call(shard, move |st| fragment.run(st.shard_mut(), &cancel)).await {
+            match self
+                .ctx
+                .call(shard, move |st| fragment.run(st.shard_mut(), &cancel))
+                .await
+            {
                 Ok(r) => r,
                 Err(e) => Err(SqlError::Storage(storage::StorageError::LimitExceeded {
                     what: mesh_what(&e),
@@ -63,9 +74,23 @@ struct Output {
 
 /// Whether the request comes from a ClickHouse client (which expects TabSeparated by default).
 fn is_clickhouse_client(r: &Request) -> bool {
-    r.header("user-agent").is_some_and(|ua| ua.to_ascii_lowercase().contains("clickhouse"))
-        || r.headers.iter().any(|(k, _)| k.starts_with("x-clickhouse-"))
-        || r.params.iter().any(|(k, _)| matches!(k.as_str(), "query_id" | "session_id" | "database" | "client_protocol_version" | "default_format" | "compress" | "decompress"))
+    r.header("user-agent")
+        .is_some_and(|ua| ua.to_ascii_lowercase().contains("clickhouse"))
+        || r.headers
+            .iter()
+            .any(|(k, _)| k.starts_with("x-clickhouse-"))
+        || r.params.iter().any(|(k, _)| {
+            matches!(
+                k.as_str(),
+                "query_id"
+                    | "session_id"
+                    | "database"
+                    | "client_protocol_version"
+                    | "default_format"
+                    | "compress"
+                    | "decompress"
+            )
+        })
 }
 
 fn output_for(ctx: &CoreCtx, r: &Request, clause: Option<&str>) -> Result<Output, Response> {
@@ -75,7 +100,12 @@ fn output_for(ctx: &CoreCtx, r: &Request, clause: Option<&str>) -> Result<Output
     }
     for (k, v) in &r.params {
         if let Err(e) = options.apply_setting(k, v) {
-            return Err(Response::clickhouse_error(400, 36, "BAD_ARGUMENTS", &e.to_string()));
+            return Err(Response::clickhouse_error(
+                400,
+                36,
+                "BAD_ARGUMENTS",
+                &e.to_string(),
+            ));
         }
     }
     let named = clause
@@ -85,8 +115,17 @@ fn output_for(ctx: &CoreCtx, r: &Request, clause: Option<&str>) -> Result<Output
         .or_else(|| ctx.config().default_format.clone());
     match named {
         Some(n) => match OutputFormat::parse(&n) {
-            Some(format) => Ok(Output { format, seed_json: false, options }),
-            None => Err(Response::clickhouse_error(404, 73, "UNKNOWN_FORMAT", &format!("Unknown output format {n}"))),
+            Some(format) => Ok(Output {
+                format,
+                seed_json: false,
+                options,
+            }),
+            None => Err(Response::clickhouse_error(
+                404,
+                73,
+                "UNKNOWN_FORMAT",
+                &format!("Unknown output format {n}"),
+            )),
         },
         None if is_clickhouse_client(r) => Ok(Output {
             format: OutputFormat::TabSeparated,
@@ -123,7 +162,8 @@ fn error_response(r: &Request, e: &SqlError, started: Instant) -> Response {
             "execution_time_us": started.elapsed().as_secs_f64() * 1e6,
             "error": e.to_string(),
         });
-        Response::json(status, &body).with_header("X-ClickHouse-Exception-Code", &e.code().to_string())
+        Response::json(status, &body)
+            .with_header("X-ClickHouse-Exception-Code", &e.code().to_string())
     }
 }
 
@@ -133,7 +173,9 @@ fn server_info(ctx: &CoreCtx) -> ServerInfo {
         display_name: "ronto".into(),
         timezone: "UTC".into(),
         revision: 54472,
-        now_ns: std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as i64),
+        now_ns: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as i64),
         uptime_s: ctx.uptime().as_secs(),
     }
 }
@@ -145,10 +187,18 @@ fn limits(ctx: &CoreCtx, r: &Request) -> QueryLimits {
         max_memory_bytes: c.max_query_memory_bytes as usize,
     };
     // A client may lower (never raise) the bounds per query, as ClickHouse settings.
-    if let Some(v) = r.param("max_result_rows").and_then(|v| v.parse::<usize>().ok()).filter(|v| *v > 0) {
+    if let Some(v) = r
+        .param("max_result_rows")
+        .and_then(|v| v.parse::<usize>().ok())
+        .filter(|v| *v > 0)
+    {
         l.max_result_rows = l.max_result_rows.min(v);
     }
-    if let Some(v) = r.param("max_memory_usage").and_then(|v| v.parse::<usize>().ok()).filter(|v| *v > 0) {
+    if let Some(v) = r
+        .param("max_memory_usage")
+        .and_then(|v| v.parse::<usize>().ok())
+        .filter(|v| *v > 0)
+    {
         l.max_memory_bytes = l.max_memory_bytes.min(v);
     }
     l
@@ -167,7 +217,8 @@ fn query_and_data(r: &Request, body: &[u8]) -> Result<(String, Vec<u8>), SqlErro
         if body.is_empty() {
             return Ok((param.to_string(), Vec::new()));
         }
-        let text = std::str::from_utf8(body).map_err(|_| SqlError::Syntax("query text is not UTF-8".into()))?;
+        let text = std::str::from_utf8(body)
+            .map_err(|_| SqlError::Syntax("query text is not UTF-8".into()))?;
         return Ok((format!("{param}\n{text}"), Vec::new()));
     }
     let valid = match std::str::from_utf8(body) {
@@ -204,30 +255,45 @@ pub async fn handle_query(ctx: &CoreCtx, request: Request) -> Response {
         Ok(s) => s,
         Err(e) => return error_response(&request, &e, started),
     };
-    let read_only = matches!(statement, Statement::Select { .. } | Statement::ShowTables { .. } | Statement::Describe { .. } | Statement::Exists { .. } | Statement::Explain { .. } | Statement::NoOp);
+    let read_only = matches!(
+        statement,
+        Statement::Select { .. }
+            | Statement::ShowTables { .. }
+            | Statement::Describe { .. }
+            | Statement::Exists { .. }
+            | Statement::Explain { .. }
+            | Statement::NoOp
+    );
     if request.method == Method::Get && !read_only {
-        let e = SqlError::Unsupported("write queries over GET; use POST (the connection is readonly)".into());
+        let e = SqlError::Unsupported(
+            "write queries over GET; use POST (the connection is readonly)".into(),
+        );
         return Response::clickhouse_error(400, 164, "READONLY", &e.to_string());
     }
-    let query_id = request.param("query_id").map(str::to_string).unwrap_or_else(|| request.request_id.clone());
+    let query_id = request
+        .param("query_id")
+        .map(str::to_string)
+        .unwrap_or_else(|| request.request_id.clone());
     let result = run_statement(ctx, &request, statement, &data, limits).await;
     let elapsed_ns = started.elapsed().as_nanos() as u64;
-    ctx.with_state(|st| {
-        match &result {
-            Ok(Answer::Rows { stats, .. }) => {
-                st.counters_mut().queries_executed += 1;
-                st.counters_mut().rows_scanned += stats.rows_read;
-                let _ = st.query_latency.record(elapsed_ns.max(1_000));
-            }
-            Ok(Answer::Done { written_rows }) if *written_rows > 0 => {
-                st.counters_mut().ticks_ingested += written_rows;
-                let _ = st.ingest_latency.record(elapsed_ns.max(1_000));
-            }
-            _ => {}
+    ctx.with_state(|st| match &result {
+        Ok(Answer::Rows { stats, .. }) => {
+            st.counters_mut().queries_executed += 1;
+            st.counters_mut().rows_scanned += stats.rows_read;
+            let _ = st.query_latency.record(elapsed_ns.max(1_000));
         }
+        Ok(Answer::Done { written_rows }) if *written_rows > 0 => {
+            st.counters_mut().ticks_ingested += written_rows;
+            let _ = st.ingest_latency.record(elapsed_ns.max(1_000));
+        }
+        _ => {}
     });
     match result {
-        Ok(Answer::Rows { result, format_clause, stats }) => {
+        Ok(Answer::Rows {
+            result,
+            format_clause,
+            stats,
+        }) => {
             let out = match output_for(ctx, &request, format_clause.as_deref()) {
                 Ok(o) => o,
                 Err(resp) => return resp,
@@ -242,11 +308,19 @@ pub async fn handle_query(ctx: &CoreCtx, request: Request) -> Response {
                 .with_header("X-ClickHouse-Timezone", "UTC")
                 .with_header("X-ClickHouse-Server-Display-Name", "ronto")
         }
-        Err(e) => error_response(&request, &e, started).with_header("X-ClickHouse-Query-Id", &query_id),
+        Err(e) => {
+            error_response(&request, &e, started).with_header("X-ClickHouse-Query-Id", &query_id)
+        }
     }
 }
 
-fn summary(read_rows: u64, read_bytes: u64, written_rows: u64, result_rows: u64, started: Instant) -> String {
+fn summary(
+    read_rows: u64,
+    read_bytes: u64,
+    written_rows: u64,
+    result_rows: u64,
+    started: Instant,
+) -> String {
     format!(
         "{{\"read_rows\":\"{read_rows}\",\"read_bytes\":\"{read_bytes}\",\"written_rows\":\"{written_rows}\",\"written_bytes\":\"0\",\"total_rows_to_read\":\"{read_rows}\",\"result_rows\":\"{result_rows}\",\"result_bytes\":\"0\",\"elapsed_ns\":\"{}\"}}",
         started.elapsed().as_nanos()
@@ -254,8 +328,14 @@ fn summary(read_rows: u64, read_bytes: u64, written_rows: u64, result_rows: u64,
 }
 
 enum Answer {
-    Rows { result: ResultSet, format_clause: Option<String>, stats: QueryStats },
-    Done { written_rows: u64 },
+    Rows {
+        result: ResultSet,
+        format_clause: Option<String>,
+        stats: QueryStats,
+    },
+    Done {
+        written_rows: u64,
+    },
 }
 
 fn rows(result: ResultSet, format_clause: Option<String>) -> Answer {
@@ -266,9 +346,16 @@ fn rows(result: ResultSet, format_clause: Option<String>) -> Answer {
     }
 }
 
-async fn run_statement(ctx: &CoreCtx, request: &Request, statement: Statement, data: &[u8], limits: QueryLimits) -> Result<Answer, SqlError> {
+async fn run_statement(
+    ctx: &CoreCtx,
+    request: &Request,
+    statement: Statement,
+    data: &[u8],
+    limits: QueryLimits,
+) -> Result<Answer, SqlError> {
     let schema_of = |table: &str| -> Result<TableSchema, SqlError> {
-        ctx.with_state(|st| st.shard().catalog().get(table).cloned()).ok_or_else(|| SqlError::UnknownTable(table.to_string()))
+        ctx.with_state(|st| st.shard().catalog().get(table).cloned())
+            .ok_or_else(|| SqlError::UnknownTable(table.to_string()))
     };
     match statement {
         Statement::Select { plan, format } => {
@@ -283,10 +370,16 @@ async fn run_statement(ctx: &CoreCtx, request: &Request, statement: Statement, d
                 stats,
             })
         }
-        Statement::Insert { table, columns, source } => {
+        Statement::Insert {
+            table,
+            columns,
+            source,
+        } => {
             let schema = schema_of(&table)?;
             let batch = match source {
-                InsertSource::Values(values) => rows_to_batch(&schema, columns.as_deref(), &values)?,
+                InsertSource::Values(values) => {
+                    rows_to_batch(&schema, columns.as_deref(), &values)?
+                }
                 InsertSource::Select(plan) => {
                     let runner = MeshRunner {
                         ctx,
@@ -297,12 +390,18 @@ async fn run_statement(ctx: &CoreCtx, request: &Request, statement: Statement, d
                     rows_to_batch(&schema, columns.as_deref(), &values)?
                 }
                 InsertSource::Format(name) => {
-                    let format = sql::input::InputFormat::parse(&name).ok_or_else(|| SqlError::UnknownFunction(format!("input format {name}")))?;
+                    let format = sql::input::InputFormat::parse(&name)
+                        .ok_or_else(|| SqlError::UnknownFunction(format!("input format {name}")))?;
                     let mut opts = sql::input::InputOptions::default();
-                    if let Some(v) = request.param("client_protocol_version").and_then(|v| v.parse().ok()) {
+                    if let Some(v) = request
+                        .param("client_protocol_version")
+                        .and_then(|v| v.parse().ok())
+                    {
                         opts.native_protocol_version = v;
                     }
-                    let decoded = sql::input::decode(format, data, &schema, columns.as_deref(), &opts).map_err(|e| SqlError::BadArguments(e.to_string()))?;
+                    let decoded =
+                        sql::input::decode(format, data, &schema, columns.as_deref(), &opts)
+                            .map_err(|e| SqlError::BadArguments(e.to_string()))?;
                     decoded.batch
                 }
             };
@@ -311,30 +410,55 @@ async fn run_statement(ctx: &CoreCtx, request: &Request, statement: Statement, d
             let _ = limits;
             Ok(Answer::Done { written_rows: rows })
         }
-        Statement::CreateTable { spec, if_not_exists } => {
+        Statement::CreateTable {
+            spec,
+            if_not_exists,
+        } => {
             if schema_of(&spec.name).is_ok() {
-                return if if_not_exists { Ok(Answer::Done { written_rows: 0 }) } else { Err(SqlError::TableExists(spec.name)) };
+                return if if_not_exists {
+                    Ok(Answer::Done { written_rows: 0 })
+                } else {
+                    Err(SqlError::TableExists(spec.name))
+                };
             }
-            broadcast(ctx, move |st| st.shard_mut().create_table(spec.clone()).map(|_| ())).await?;
+            broadcast(ctx, move |st| {
+                st.shard_mut().create_table(spec.clone()).map(|_| ())
+            })
+            .await?;
             Ok(Answer::Done { written_rows: 0 })
         }
         Statement::DropTable { name, if_exists } => {
             if schema_of(&name).is_err() {
-                return if if_exists { Ok(Answer::Done { written_rows: 0 }) } else { Err(SqlError::UnknownTable(name)) };
+                return if if_exists {
+                    Ok(Answer::Done { written_rows: 0 })
+                } else {
+                    Err(SqlError::UnknownTable(name))
+                };
             }
             broadcast(ctx, move |st| st.shard_mut().drop_table(&name)).await?;
             Ok(Answer::Done { written_rows: 0 })
         }
-        Statement::AddColumn { table, name, ty, if_not_exists } => {
+        Statement::AddColumn {
+            table,
+            name,
+            ty,
+            if_not_exists,
+        } => {
             if schema_of(&table)?.column_index(&name).is_some() && if_not_exists {
                 return Ok(Answer::Done { written_rows: 0 });
             }
             broadcast(ctx, move |st| st.shard_mut().add_column(&table, &name, ty)).await?;
             Ok(Answer::Done { written_rows: 0 })
         }
-        Statement::ShowTables { format } => Ok(rows(ctx.with_state(|st| show_tables(st.shard().catalog())), format)),
+        Statement::ShowTables { format } => Ok(rows(
+            ctx.with_state(|st| show_tables(st.shard().catalog())),
+            format,
+        )),
         Statement::Describe { table, format } => Ok(rows(describe(&schema_of(&table)?), format)),
-        Statement::Exists { table, format } => Ok(rows(ResultSet::single("result", Value::UInt(schema_of(&table).is_ok() as u64)), format)),
+        Statement::Exists { table, format } => Ok(rows(
+            ResultSet::single("result", Value::UInt(schema_of(&table).is_ok() as u64)),
+            format,
+        )),
         Statement::Explain { plan } => Ok(rows(explain(&plan, ctx.cores()), None)),
         Statement::NoOp => Ok(Answer::Done { written_rows: 0 }),
     }
@@ -345,7 +469,10 @@ pub async fn append(ctx: &CoreCtx, schema: &TableSchema, batch: Batch) -> Result
     let parts = split_by_shard(schema, &batch, ctx.cores())?;
     let mut pending = Vec::new();
     for (shard, part) in parts {
-        pending.push(Box::pin(ctx.call(shard, move |st| st.append(&part).map(|_| ()))) as std::pin::Pin<Box<dyn std::future::Future<Output = _>>>);
+        pending.push(
+            Box::pin(ctx.call(shard, move |st| st.append(&part).map(|_| ())))
+                as std::pin::Pin<Box<dyn std::future::Future<Output = _>>>,
+        );
     }
     for f in pending {
         match f.await {
@@ -365,7 +492,10 @@ pub async fn append(ctx: &CoreCtx, schema: &TableSchema, batch: Batch) -> Result
 /// Runs DDL on every shard (each keeps its own copy of the catalog).
 async fn broadcast<F>(ctx: &CoreCtx, f: F) -> Result<(), SqlError>
 where
-    F: FnOnce(&mut crate::state::CoreState) -> Result<(), storage::StorageError> + Clone + Send + 'static,
+    F: FnOnce(&mut crate::state::CoreState) -> Result<(), storage::StorageError>
+        + Clone
+        + Send
+        + 'static,
 {
     for r in ctx.call_all(f).await {
         match r {
@@ -382,7 +512,13 @@ where
     Ok(())
 }
 
-fn respond_rows(query_id: &str, result: ResultSet, out: Output, stats: QueryStats, started: Instant) -> Response {
+fn respond_rows(
+    query_id: &str,
+    result: ResultSet,
+    out: Output,
+    stats: QueryStats,
+    started: Instant,
+) -> Response {
     let rows = result.rows() as u64;
     let summary = summary(stats.rows_read, stats.bytes_read, 0, rows, started);
     let base = |resp: Response, ct: &str, fmt: &str| {
@@ -395,7 +531,11 @@ fn respond_rows(query_id: &str, result: ResultSet, out: Output, stats: QueryStat
     };
     if out.seed_json {
         let body = seed_json(&result, started);
-        return base(Response::new(200, Body::Full(body)), "application/json; charset=UTF-8", "JSON");
+        return base(
+            Response::new(200, Body::Full(body)),
+            "application/json; charset=UTF-8",
+            "JSON",
+        );
     }
     let format_stats = sql::format::QueryStats {
         elapsed_ns: started.elapsed().as_nanos() as u64,
@@ -407,7 +547,9 @@ fn respond_rows(query_id: &str, result: ResultSet, out: Output, stats: QueryStat
     let name = out.format.name();
     if result.rows() <= STREAM_BLOCK_ROWS {
         let mut buf = Vec::new();
-        if let Err(e) = sql::format::write_result(out.format, &result, &out.options, &format_stats, &mut buf) {
+        if let Err(e) =
+            sql::format::write_result(out.format, &result, &out.options, &format_stats, &mut buf)
+        {
             return Response::clickhouse_error(500, 1001, "STD_EXCEPTION", &e.to_string());
         }
         return base(Response::new(200, Body::Full(buf)), ct, name);
@@ -444,7 +586,11 @@ fn respond_rows(query_id: &str, result: ResultSet, out: Output, stats: QueryStat
         }
         None
     });
-    base(Response::new(200, Body::Stream(ChunkStream::from_chunks(chunks))), ct, name)
+    base(
+        Response::new(200, Body::Stream(ChunkStream::from_chunks(chunks))),
+        ct,
+        name,
+    )
 }
 
 fn slice(rs: &ResultSet, lo: usize, hi: usize) -> ResultSet {
@@ -453,7 +599,9 @@ fn slice(rs: &ResultSet, lo: usize, hi: usize) -> ResultSet {
             .columns
             .iter()
             .map(|c| {
-                let mut col = sql::vector::Col::from_result_column(c).slice_owned(lo, hi).into_column("");
+                let mut col = sql::vector::Col::from_result_column(c)
+                    .slice_owned(lo, hi)
+                    .into_column("");
                 col.name = c.name.clone();
                 col.ty = c.ty;
                 col
@@ -466,7 +614,15 @@ fn slice(rs: &ResultSet, lo: usize, hi: usize) -> ResultSet {
 fn seed_json(result: &ResultSet, started: Instant) -> Vec<u8> {
     let columns: Vec<&str> = result.columns.iter().map(|c| c.name.as_str()).collect();
     let data: Vec<serde_json::Value> = (0..result.rows())
-        .map(|r| serde_json::Value::Array(result.columns.iter().map(|c| json_value(&c.value(r))).collect()))
+        .map(|r| {
+            serde_json::Value::Array(
+                result
+                    .columns
+                    .iter()
+                    .map(|c| json_value(&c.value(r)))
+                    .collect(),
+            )
+        })
         .collect();
     let v = serde_json::json!({
         "columns": columns,
@@ -484,7 +640,8 @@ fn json_value(v: &Value) -> serde_json::Value {
         Value::Null => serde_json::Value::Null,
         Value::Int(x) => (*x).into(),
         Value::UInt(x) => (*x).into(),
-        Value::Float(f) => serde_json::Number::from_f64(*f).map_or(serde_json::Value::Null, serde_json::Value::Number),
+        Value::Float(f) => serde_json::Number::from_f64(*f)
+            .map_or(serde_json::Value::Null, serde_json::Value::Number),
         Value::Bool(b) => (*b).into(),
         Value::Str(s) => s.clone().into(),
         Value::Ts(ns) => sql::text::format_ts_ns(*ns).into(),

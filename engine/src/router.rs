@@ -190,13 +190,17 @@ pub async fn route(ctx: &CoreCtx, request: Request) -> Response {
         "/ping" | "/replicas_status" if read_only => ok_dot(),
         "/stats" if read_only => crate::observe::stats(ctx).await,
         "/metrics" if read_only => crate::observe::metrics(ctx).await,
-        "/write" | "/api/v1/write" | "/api/v2/write" | "/api/write" | "/api/write/" if request.method == Method::Post => {
+        "/write" | "/api/v1/write" | "/api/v2/write" | "/api/write" | "/api/write/"
+            if request.method == Method::Post =>
+        {
             crate::ingest::handle_write(ctx, request, crate::ingest::Kind::LineProtocol).await
         }
         "/write/v2/msgpack" | "/api/v1/write/msgpack" if request.method == Method::Post => {
             crate::ingest::handle_write(ctx, request, crate::ingest::Kind::MsgPack).await
         }
-        "/write/json" if request.method == Method::Post => crate::ingest::handle_write(ctx, request, crate::ingest::Kind::Json).await,
+        "/write/json" if request.method == Method::Post => {
+            crate::ingest::handle_write(ctx, request, crate::ingest::Kind::Json).await
+        }
         "/health" if read_only => health(ctx),
         "/ready" if read_only => ready(ctx),
         "/" | "/ping" | "/replicas_status" | "/health" | "/ready" => Response::text(

@@ -71,8 +71,10 @@ impl CoreState {
             shard,
             counters: CoreCounters::default(),
             last_commit: None,
-            ingest_latency: hdrhistogram::Histogram::new_with_bounds(1_000, 600_000_000_000, 3).expect("valid bounds"),
-            query_latency: hdrhistogram::Histogram::new_with_bounds(1_000, 600_000_000_000, 3).expect("valid bounds"),
+            ingest_latency: hdrhistogram::Histogram::new_with_bounds(1_000, 600_000_000_000, 3)
+                .expect("valid bounds"),
+            query_latency: hdrhistogram::Histogram::new_with_bounds(1_000, 600_000_000_000, 3)
+                .expect("valid bounds"),
         }
     }
 

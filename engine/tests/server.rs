@@ -275,7 +275,11 @@ fn health_routes_answer_like_clickhouse() {
         b"POST / HTTP/1.1\r\nX-ClickHouse-User: default\r\nContent-Length: 7\r\n\r\nSELEC 1",
     );
     assert_eq!(query.status, 400);
-    assert!(query.text().starts_with("Code: 62. DB::Exception: "), "{}", query.text());
+    assert!(
+        query.text().starts_with("Code: 62. DB::Exception: "),
+        "{}",
+        query.text()
+    );
     assert_eq!(query.header("x-clickhouse-exception-code"), Some("62"));
     // A POST without framing is 411, as ClickHouse answers.
     assert_eq!(roundtrip(&server, b"POST / HTTP/1.1\r\n\r\n").status, 411);

@@ -168,9 +168,11 @@ pub fn bind(
                             .as_f64()
                             .filter(|q| (0.0..=1.0).contains(q))
                             .ok_or_else(|| {
-                                SqlError::coded(12, "PARAMETER_OUT_OF_BOUND", format!(
-                                    "quantile level must be in [0, 1], got {p:?}"
-                                ))
+                                SqlError::coded(
+                                    12,
+                                    "PARAMETER_OUT_OF_BOUND",
+                                    format!("quantile level must be in [0, 1], got {p:?}"),
+                                )
                             })?,
                         _ => {
                             return Err(SqlError::BadArguments(
@@ -437,13 +439,27 @@ impl AggState {
                 let best: Option<Value> = match (&c.v, &c.valid) {
                     (Vector::F64(v), None) if c.ty.base == BaseType::Float64 => {
                         let s = &v[lo..hi];
-                        let m = if want_min { crate::kernels::min(s, None, None) } else { crate::kernels::max(s, None, None) };
+                        let m = if want_min {
+                            crate::kernels::min(s, None, None)
+                        } else {
+                            crate::kernels::max(s, None, None)
+                        };
                         m.filter(|x| !x.is_nan()).map(Value::Float)
                     }
                     (Vector::I64(v), None) => {
                         let s = &v[lo..hi];
-                        let m = if want_min { crate::kernels::min(s, None, None) } else { crate::kernels::max(s, None, None) };
-                        m.map(|x| if c.ty.base == BaseType::DateTime64 { Value::Ts(x) } else { Value::Int(x) })
+                        let m = if want_min {
+                            crate::kernels::min(s, None, None)
+                        } else {
+                            crate::kernels::max(s, None, None)
+                        };
+                        m.map(|x| {
+                            if c.ty.base == BaseType::DateTime64 {
+                                Value::Ts(x)
+                            } else {
+                                Value::Int(x)
+                            }
+                        })
                     }
                     _ => {
                         let mut b: Option<Value> = None;
@@ -475,7 +491,8 @@ impl AggState {
                     Some(t) if by_time => t.to_i64(),
                     _ => std::borrow::Cow::Borrowed(order),
                 };
-                let ok = |i: usize| valid(c, i) && args.get(1).is_none_or(|t| !by_time || valid(t, i));
+                let ok =
+                    |i: usize| valid(c, i) && args.get(1).is_none_or(|t| !by_time || valid(t, i));
                 let pick = if sorted || !by_time {
                     // Rows are in time order: the first/last valid row is the candidate.
                     if forward {

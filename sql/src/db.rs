@@ -477,8 +477,13 @@ fn explain_into(plan: &SelectPlan, shard_count: usize, depth: usize, out: &mut V
         Work::Project { exprs, limit, top } => out.push(format!(
             "{pad}  Project: {} expressions{}{}",
             exprs.len(),
-            limit.map_or(String::new(), |l| format!(", fragments stop after {l} rows")),
-            top.map_or(String::new(), |t| format!(", fragments keep the top {} rows by output column {}", t.n, t.expr))
+            limit.map_or(String::new(), |l| format!(
+                ", fragments stop after {l} rows"
+            )),
+            top.map_or(String::new(), |t| format!(
+                ", fragments keep the top {} rows by output column {}",
+                t.n, t.expr
+            ))
         )),
     }
     if plan.filter.is_some() {

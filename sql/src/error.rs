@@ -40,7 +40,11 @@ pub enum SqlError {
     BadArguments(String),
     /// An error with a specific ClickHouse code that none of the variants above carries.
     #[error("{message}")]
-    Coded { code: u32, name: &'static str, message: String },
+    Coded {
+        code: u32,
+        name: &'static str,
+        message: String,
+    },
 }
 
 impl SqlError {

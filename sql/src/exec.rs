@@ -79,11 +79,19 @@ pub fn top_candidates(key: &Col<'_>, n: usize, asc: bool) -> Vec<u32> {
     if len <= n {
         return (0..len as u32).collect();
     }
-    let valid: Vec<u32> = (0..len as u32).filter(|&i| key.is_valid(i as usize)).collect();
+    let valid: Vec<u32> = (0..len as u32)
+        .filter(|&i| key.is_valid(i as usize))
+        .collect();
     if valid.len() < n {
         return (0..len as u32).collect();
     }
-    fn pick<T: Copy>(v: &[T], rows: Vec<u32>, n: usize, asc: bool, cmp: impl Fn(&T, &T) -> std::cmp::Ordering) -> Vec<u32> {
+    fn pick<T: Copy>(
+        v: &[T],
+        rows: Vec<u32>,
+        n: usize,
+        asc: bool,
+        cmp: impl Fn(&T, &T) -> std::cmp::Ordering,
+    ) -> Vec<u32> {
         let ord = |a: &u32, b: &u32| {
             let o = cmp(&v[*a as usize], &v[*b as usize]);
             if asc {
@@ -94,7 +102,9 @@ pub fn top_candidates(key: &Col<'_>, n: usize, asc: bool) -> Vec<u32> {
         };
         // Already ordered data (time columns of scanned blocks) needs no selection: the first n
         // rows in the wanted direction, or the last n when the data runs the other way.
-        let ascending = rows.windows(2).all(|w| cmp(&v[w[0] as usize], &v[w[1] as usize]) != std::cmp::Ordering::Greater);
+        let ascending = rows
+            .windows(2)
+            .all(|w| cmp(&v[w[0] as usize], &v[w[1] as usize]) != std::cmp::Ordering::Greater);
         let threshold = if ascending && asc {
             v[rows[n - 1] as usize]
         } else if ascending {
@@ -119,7 +129,9 @@ pub fn top_candidates(key: &Col<'_>, n: usize, asc: bool) -> Vec<u32> {
         _ => {
             let vals: Vec<Value> = (0..len).map(|i| key.value(i)).collect();
             let positions: Vec<usize> = (0..len).collect();
-            pick(&positions, valid, n, asc, |a, b| compare_values(&vals[*a], &vals[*b]).unwrap_or(std::cmp::Ordering::Equal))
+            pick(&positions, valid, n, asc, |a, b| {
+                compare_values(&vals[*a], &vals[*b]).unwrap_or(std::cmp::Ordering::Equal)
+            })
         }
     }
 }
@@ -272,7 +284,8 @@ impl<'w> Pipeline<'w> {
                     let idx = top_candidates(&key, top.n, top.asc);
                     drop(key);
                     if idx.len() < len {
-                        let picked: Vec<Col<'static>> = cols.iter().map(|c| c.gather(&idx)).collect();
+                        let picked: Vec<Col<'static>> =
+                            cols.iter().map(|c| c.gather(&idx)).collect();
                         for (e, out) in exprs.iter().zip(self.out.iter_mut()) {
                             let c = e.eval(&picked, idx.len())?;
                             c.append_to(out, 0, idx.len());
@@ -314,8 +327,16 @@ impl<'w> Pipeline<'w> {
         if self.rows_out <= (8 * top.n).max(65_536) {
             return;
         }
-        let idx = top_candidates(&Col::from_result_column(&self.out[top.expr]), top.n, top.asc);
-        self.out = self.out.iter().map(|c| Col::from_result_column(c).gather(&idx).into_column("")).collect();
+        let idx = top_candidates(
+            &Col::from_result_column(&self.out[top.expr]),
+            top.n,
+            top.asc,
+        );
+        self.out = self
+            .out
+            .iter()
+            .map(|c| Col::from_result_column(c).gather(&idx).into_column(""))
+            .collect();
         self.rows_out = idx.len();
     }
 
@@ -378,7 +399,9 @@ impl<'w> Pipeline<'w> {
                 Vector::Sym(v, dict) => {
                     let first = v[0];
                     // Branch-free per chunk so it vectorizes: a scanned block holds one symbol.
-                    if v.chunks(256).all(|c| c.iter().fold(true, |all, &x| all & (x == first))) {
+                    if v.chunks(256)
+                        .all(|c| c.iter().fold(true, |all, &x| all & (x == first)))
+                    {
                         let c = self.sym_code(v[0], dict);
                         konst[k] = Some(c);
                         continue;
@@ -410,7 +433,8 @@ impl<'w> Pipeline<'w> {
         }
         let mut key = vec![0u64; nk + 1];
         let same = |a: usize, b: usize, scratch: &[Vec<u64>]| -> bool {
-            varying.iter().all(|&k| scratch[k][a] == scratch[k][b]) && null_mask.as_ref().is_none_or(|m| m[a] == m[b])
+            varying.iter().all(|&k| scratch[k][a] == scratch[k][b])
+                && null_mask.as_ref().is_none_or(|m| m[a] == m[b])
         };
         // Walk runs of equal keys (time-sorted blocks make xbar and symbol keys long runs).
         let mut start = 0;
@@ -445,7 +469,11 @@ impl<'w> Pipeline<'w> {
         if let Some(&c) = self.sym_codes.get(&id) {
             return c;
         }
-        let c = intern(&mut self.strings, &mut self.state_bytes, dict.get(id).unwrap_or("").as_bytes());
+        let c = intern(
+            &mut self.strings,
+            &mut self.state_bytes,
+            dict.get(id).unwrap_or("").as_bytes(),
+        );
         self.sym_codes.insert(id, c);
         c
     }
@@ -475,10 +503,18 @@ impl<'w> Pipeline<'w> {
         }
         // Only value lists and sets grow after a group exists; fixed-size states are counted
         // in `state_bytes` when the group is made, so most queries skip the walk.
-        let growing = self.groups.states.first().is_some_and(|g| g.iter().any(|s| matches!(s, AggState::Values(_) | AggState::Set(_))));
+        let growing = self.groups.states.first().is_some_and(|g| {
+            g.iter()
+                .any(|s| matches!(s, AggState::Values(_) | AggState::Set(_)))
+        });
         let bytes = self.state_bytes
             + if growing {
-                self.groups.states.iter().flatten().map(AggState::heap_bytes).sum::<usize>()
+                self.groups
+                    .states
+                    .iter()
+                    .flatten()
+                    .map(AggState::heap_bytes)
+                    .sum::<usize>()
             } else {
                 0
             };

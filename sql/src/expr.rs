@@ -678,7 +678,11 @@ fn binary(op: BinOp, l: &Col<'_>, r: &Col<'_>, ty: DataType) -> Result<Col<'stat
                     BinOp::Mod => {
                         if y == 0 {
                             if l.is_valid(i) && r.is_valid(i) {
-                                return Err(SqlError::coded(153, "ILLEGAL_DIVISION", "Division by zero"));
+                                return Err(SqlError::coded(
+                                    153,
+                                    "ILLEGAL_DIVISION",
+                                    "Division by zero",
+                                ));
                             }
                             0
                         } else {
@@ -702,7 +706,11 @@ fn binary(op: BinOp, l: &Col<'_>, r: &Col<'_>, ty: DataType) -> Result<Col<'stat
                     BinOp::Mod => {
                         if y == 0 {
                             if l.is_valid(i) && r.is_valid(i) {
-                                return Err(SqlError::coded(153, "ILLEGAL_DIVISION", "Division by zero"));
+                                return Err(SqlError::coded(
+                                    153,
+                                    "ILLEGAL_DIVISION",
+                                    "Division by zero",
+                                ));
                             }
                             0
                         } else {
@@ -870,11 +878,15 @@ pub fn cast(c: Col<'_>, ty: DataType) -> Result<Col<'static>> {
         let v = c.value(i);
         let converted = convert_value(v.clone(), ty);
         if converted.is_null() && !v.is_null() {
-            return Err(SqlError::coded(6, "CANNOT_PARSE_TEXT", format!(
-                "Cannot parse '{}' as {}",
-                crate::format_value(&v),
-                ty.nullable(false)
-            )));
+            return Err(SqlError::coded(
+                6,
+                "CANNOT_PARSE_TEXT",
+                format!(
+                    "Cannot parse '{}' as {}",
+                    crate::format_value(&v),
+                    ty.nullable(false)
+                ),
+            ));
         }
         out.push(converted);
     }

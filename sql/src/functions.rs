@@ -18,10 +18,14 @@ pub fn bind(name: &str, args: &[Expr]) -> Option<Result<(Func, DataType)>> {
     let any_null = tys.iter().any(|t| t.nullable);
     let arity = |n: usize, f: Func, ty: DataType| -> Result<(Func, DataType)> {
         if args.len() != n {
-            return Err(SqlError::coded(42, "NUMBER_OF_ARGUMENTS_DOESNT_MATCH", format!(
+            return Err(SqlError::coded(
+                42,
+                "NUMBER_OF_ARGUMENTS_DOESNT_MATCH",
+                format!(
                 "Number of arguments for function {name} doesn't match: passed {}, should be {n}",
                 args.len()
-            )));
+            ),
+            ));
         }
         Ok((f, ty))
     };
@@ -251,11 +255,17 @@ pub fn eval<'c>(
             }
         }
         Func::XbarOffset(off) => {
-            let s = scalar_arg(1)?.as_i64().filter(|s| *s > 0).ok_or_else(|| SqlError::BadArguments("bucket step must be positive".into()))?;
+            let s = scalar_arg(1)?
+                .as_i64()
+                .filter(|s| *s > 0)
+                .ok_or_else(|| SqlError::BadArguments("bucket step must be positive".into()))?;
             map_i64(&arg(0)?, ty, |v| floor_div(v - off, s) * s + off)
         }
         Func::XbarInDay => {
-            let s = scalar_arg(1)?.as_i64().filter(|s| *s > 0).ok_or_else(|| SqlError::BadArguments("bucket step must be positive".into()))?;
+            let s = scalar_arg(1)?
+                .as_i64()
+                .filter(|s| *s > 0)
+                .ok_or_else(|| SqlError::BadArguments("bucket step must be positive".into()))?;
             const DAY: i64 = 86_400 * NS;
             map_i64(&arg(0)?, ty, |v| {
                 let day = floor_div(v, DAY) * DAY;
@@ -436,7 +446,11 @@ pub fn scalar(func: Func, a: &[Value]) -> Result<Value> {
         }
         Func::ToDateTime => match &a[0] {
             Str(t) => Ts(parse_datetime(t).ok_or_else(|| {
-                SqlError::coded(41, "CANNOT_PARSE_DATETIME", format!("Cannot parse DateTime from String '{t}'"))
+                SqlError::coded(
+                    41,
+                    "CANNOT_PARSE_DATETIME",
+                    format!("Cannot parse DateTime from String '{t}'"),
+                )
             })?),
             Ts(v) => Ts(*v),
             v => Ts(v.as_i64().unwrap_or(0).wrapping_mul(NS)),
@@ -445,7 +459,11 @@ pub fn scalar(func: Func, a: &[Value]) -> Result<Value> {
             let scale = a.get(1).and_then(Value::as_i64).unwrap_or(9).clamp(0, 9);
             match &a[0] {
                 Str(t) => Ts(parse_datetime(t).ok_or_else(|| {
-                    SqlError::coded(41, "CANNOT_PARSE_DATETIME", format!("Cannot parse DateTime64 from String '{t}'"))
+                    SqlError::coded(
+                        41,
+                        "CANNOT_PARSE_DATETIME",
+                        format!("Cannot parse DateTime64 from String '{t}'"),
+                    )
                 })?),
                 Ts(v) => Ts(*v),
                 // Numbers are seconds, as in ClickHouse; the scale only sets precision.

@@ -235,7 +235,11 @@ pub fn plan(
         match upper.find("ADD COLUMN IF NOT EXISTS") {
             Some(p) => {
                 alter_if_not_exists = true;
-                rewritten = format!("{}ADD COLUMN{}", &trimmed[..p], &trimmed[p + "ADD COLUMN IF NOT EXISTS".len()..]);
+                rewritten = format!(
+                    "{}ADD COLUMN{}",
+                    &trimmed[..p],
+                    &trimmed[p + "ADD COLUMN IF NOT EXISTS".len()..]
+                );
                 rewritten.as_str()
             }
             None => trimmed,
@@ -245,7 +249,10 @@ pub fn plan(
     };
     // A trailing `FORMAT name` is taken off before parsing: sqlparser reads `SELECT 1 FORMAT
     // JSON` as an alias named FORMAT.
-    let (trimmed, trailing_format) = if ["SELECT", "WITH", "(", "DESC", "SHOW", "EXPLAIN"].iter().any(|k| upper.starts_with(k)) {
+    let (trimmed, trailing_format) = if ["SELECT", "WITH", "(", "DESC", "SHOW", "EXPLAIN"]
+        .iter()
+        .any(|k| upper.starts_with(k))
+    {
         take_format(trimmed)
     } else {
         (trimmed, None)
@@ -258,7 +265,11 @@ pub fn plan(
     };
     match st {
         ast::Statement::Query(q) => {
-            let format = q.format_clause.as_ref().and_then(format_name).or(trailing_format);
+            let format = q
+                .format_clause
+                .as_ref()
+                .and_then(format_name)
+                .or(trailing_format);
             let plan = binder.query(&q, &[])?;
             Ok(Statement::Select {
                 plan: Box::new(plan),
@@ -418,7 +429,11 @@ fn first_words(s: &str) -> String {
 /// Strips a trailing `FORMAT Name` from statements sqlparser keeps it out of.
 fn take_format(s: &str) -> (&str, Option<String>) {
     let t = s.trim_end().trim_end_matches(';').trim_end();
-    let name_len = t.bytes().rev().take_while(|b| b.is_ascii_alphanumeric() || *b == b'_').count();
+    let name_len = t
+        .bytes()
+        .rev()
+        .take_while(|b| b.is_ascii_alphanumeric() || *b == b'_')
+        .count();
     if name_len == 0 {
         return (s, None);
     }
@@ -430,7 +445,10 @@ fn take_format(s: &str) -> (&str, Option<String>) {
     let kw = &trimmed[trimmed.len() - 6..];
     let sep_ok = trimmed.len() == 6 || trimmed.as_bytes()[trimmed.len() - 7].is_ascii_whitespace();
     if kw.eq_ignore_ascii_case("FORMAT") && sep_ok {
-        (&trimmed[..trimmed.len() - 6], Some(t[t.len() - name_len..].to_string()))
+        (
+            &trimmed[..trimmed.len() - 6],
+            Some(t[t.len() - name_len..].to_string()),
+        )
     } else {
         (s, None)
     }
@@ -1125,7 +1143,11 @@ impl Binder<'_> {
                     _ => g.clone(),
                 };
                 if self.contains_aggregate(&e, &scope) {
-                    return Err(SqlError::coded(184, "ILLEGAL_AGGREGATION", "Aggregate function found in GROUP BY"));
+                    return Err(SqlError::coded(
+                        184,
+                        "ILLEGAL_AGGREGATION",
+                        "Aggregate function found in GROUP BY",
+                    ));
                 }
                 keys.push(fold(self.expr(&e, &scope, &mut NoAgg)?)?);
             }
@@ -1528,7 +1550,11 @@ impl Binder<'_> {
                     }
                     if is_dt(&l) && is_int(&rr) && !matches!(**right, A::Interval(_)) {
                         rr = seconds(rr);
-                    } else if op == BinOp::Add && is_int(&l) && is_dt(&rr) && !matches!(**left, A::Interval(_)) {
+                    } else if op == BinOp::Add
+                        && is_int(&l)
+                        && is_dt(&rr)
+                        && !matches!(**left, A::Interval(_))
+                    {
                         l = seconds(l);
                     }
                 }
@@ -2033,7 +2059,11 @@ fn coerce_comparison(op: BinOp, l: Expr, r: Expr) -> Result<(Expr, Expr)> {
                 if target.base == BaseType::DateTime64 {
                     if let Value::Str(s) = &v {
                         let ts = parse_datetime(s).ok_or_else(|| {
-                            SqlError::coded(41, "CANNOT_PARSE_DATETIME", format!("Cannot parse DateTime from String '{s}'"))
+                            SqlError::coded(
+                                41,
+                                "CANNOT_PARSE_DATETIME",
+                                format!("Cannot parse DateTime from String '{s}'"),
+                            )
                         })?;
                         return Ok(Expr::literal(Value::Ts(ts)));
                     }
@@ -2047,7 +2077,13 @@ fn coerce_comparison(op: BinOp, l: Expr, r: Expr) -> Result<(Expr, Expr)> {
                                 .parse::<i64>()
                                 .map(Value::Int)
                                 .or_else(|_| t.parse::<f64>().map(Value::Float))
-                                .map_err(|_| SqlError::coded(6, "CANNOT_PARSE_TEXT", format!("Cannot parse '{s}' as {target}")))?;
+                                .map_err(|_| {
+                                    SqlError::coded(
+                                        6,
+                                        "CANNOT_PARSE_TEXT",
+                                        format!("Cannot parse '{s}' as {target}"),
+                                    )
+                                })?;
                             return Ok(Expr::literal(coerce_literal(n, target)));
                         }
                     }
@@ -2077,7 +2113,10 @@ fn coerce_comparison(op: BinOp, l: Expr, r: Expr) -> Result<(Expr, Expr)> {
         return Err(SqlError::coded(
             386,
             "NO_COMMON_TYPE",
-            format!("Illegal types of arguments ({lt}, {rt}) of function {}: there is no common type", op.symbol()),
+            format!(
+                "Illegal types of arguments ({lt}, {rt}) of function {}: there is no common type",
+                op.symbol()
+            ),
         ));
     }
     Ok((l2, r2))
