@@ -9,7 +9,7 @@ use std::sync::Arc;
 use memmap2::Mmap;
 
 use crate::batch::{ColumnBuf, Values};
-use crate::error::{corrupt, IoContext, Result};
+use crate::error::{corrupt, IoContext, Result, StorageError};
 use crate::index::BlockColumn;
 use crate::sync::SyncFile;
 use crate::types::{Bitmap, ColumnId, ColumnType};
@@ -50,6 +50,88 @@ impl std::fmt::Debug for ColumnFile {
 
 /// Zero bytes for region padding.
 static PADDING: [u8; REGION_ALIGN as usize] = [0; REGION_ALIGN as usize];
+
+/// Linux's `IOV_MAX`: the most slices one `writev` takes.
+const IOV_MAX: usize = 1024;
+/// A batch is written once it holds this many bytes. Measured on the 2-vCPU VM of
+/// `bench/STORAGE-RESULTS.md`: one write per 512 KiB block made the first mmap scan of fresh
+/// blocks 1.6x slower (small page-cache folios, more faults); one write per file per seal (up
+/// to 50 MiB) made `seal_all` 5x slower (large folios are costly to allocate there). 2 MiB
+/// keeps most of both.
+const BATCH_BYTES_MAX: usize = 2 << 20;
+
+/// Regions queued for one column file, written with one `writev` straight from the hot
+/// buffers (no staging copy) per [`BATCH_BYTES_MAX`]. Write size matters beyond the syscall
+/// count: it sets the size of the page-cache folios, and so how many page faults a later mmap
+/// read of the blocks takes.
+///
+/// The owning [`ColumnFile`] counts queued bytes in its length at once; the caller must
+/// `flush` the batch before the file is remapped, and on error cut the file back
+/// ([`ColumnFile::discard_unflushed`]).
+pub(crate) struct IoBatch<'a> {
+    target: Option<Arc<SyncFile>>,
+    iov: Vec<IoSlice<'a>>,
+    bytes: usize,
+}
+
+impl std::fmt::Debug for IoBatch<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "IoBatch({} slices)", self.iov.len())
+    }
+}
+
+impl<'a> IoBatch<'a> {
+    pub fn new() -> IoBatch<'a> {
+        IoBatch {
+            target: None,
+            iov: Vec::with_capacity(IOV_MAX),
+            bytes: 0,
+        }
+    }
+
+    /// Queues `parts` for `file`, writing out what was queued for another file first.
+    fn push(&mut self, file: &Arc<SyncFile>, parts: [&'a [u8]; 2]) -> Result<()> {
+        let same = self.target.as_ref().is_some_and(|t| Arc::ptr_eq(t, file));
+        if !same || self.iov.len() + parts.len() > IOV_MAX || self.bytes >= BATCH_BYTES_MAX {
+            self.flush()?;
+            self.target = Some(Arc::clone(file));
+        }
+        self.bytes += parts.iter().map(|p| p.len()).sum::<usize>();
+        self.iov.extend(
+            parts
+                .iter()
+                .filter(|p| !p.is_empty())
+                .map(|p| IoSlice::new(p)),
+        );
+        Ok(())
+    }
+
+    /// Writes everything queued.
+    pub fn flush(&mut self) -> Result<()> {
+        if let Some(target) = &self.target {
+            write_all_vectored(target, &mut self.iov)?;
+        }
+        self.iov.clear();
+        self.bytes = 0;
+        Ok(())
+    }
+}
+
+/// `writev` until every slice is written (a short write continues where it stopped).
+fn write_all_vectored(file: &SyncFile, iov: &mut [IoSlice<'_>]) -> Result<()> {
+    let mut left = iov;
+    while !left.is_empty() {
+        match (&file.file).write_vectored(left) {
+            Ok(0) => {
+                return Err(std::io::Error::from(std::io::ErrorKind::WriteZero)).at(&file.path)
+            }
+            Ok(n) => IoSlice::advance_slices(&mut left, n),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e).at(&file.path),
+        }
+    }
+    Ok(())
+}
 
 impl ColumnFile {
     /// Opens or creates the file, cutting it to `valid_len` (bytes past the last indexed region
@@ -96,10 +178,22 @@ impl ColumnFile {
         self.len
     }
 
-    /// Appends one region, the concatenation of `parts`, after zero padding up to
-    /// [`REGION_ALIGN`], with one `writev` straight from the caller's memory (no staging copy).
-    /// Returns the region's offset. Readable through [`ColumnFile::bytes`] after `flush`.
-    fn write_region(&mut self, parts: &[&[u8]]) -> Result<u64> {
+    /// Queues one region (`data` after zero padding up to [`REGION_ALIGN`]) on `batch` and
+    /// returns its offset. Readable through [`ColumnFile::bytes`] after the batch is flushed
+    /// and the file `flush`ed.
+    fn queue_region<'a>(&mut self, batch: &mut IoBatch<'a>, data: &'a [u8]) -> Result<u64> {
+        let pad = (self.len.next_multiple_of(REGION_ALIGN) - self.len) as usize;
+        batch.push(&self.f, [&PADDING[..pad], data])?;
+        let offset = self.len + pad as u64;
+        self.len = offset + data.len() as u64;
+        self.dirty = true;
+        Ok(offset)
+    }
+
+    /// Writes one region, the concatenation of `parts` after padding, at once (for regions
+    /// built in scratch memory). Flushes `batch` first, so regions land in offset order.
+    fn write_region(&mut self, batch: &mut IoBatch<'_>, parts: &[&[u8]]) -> Result<u64> {
+        batch.flush()?;
         let pad = (self.len.next_multiple_of(REGION_ALIGN) - self.len) as usize;
         let mut iov = [IoSlice::new(&[]); 4];
         assert!(parts.len() < iov.len(), "at most three parts per region");
@@ -107,26 +201,9 @@ impl ColumnFile {
         for (slot, part) in iov[1..].iter_mut().zip(parts) {
             *slot = IoSlice::new(part);
         }
-        let total = pad + parts.iter().map(|p| p.len()).sum::<usize>();
-        let mut left = &mut iov[..parts.len() + 1];
-        while !left.is_empty() {
-            match (&self.f.file).write_vectored(left) {
-                Ok(0) => {
-                    let _ = self.f.file.set_len(self.len);
-                    return Err(std::io::Error::from(std::io::ErrorKind::WriteZero))
-                        .at(&self.f.path);
-                }
-                Ok(n) => IoSlice::advance_slices(&mut left, n),
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => {
-                    // Leave no partial region behind (the file is append-only).
-                    let _ = self.f.file.set_len(self.len);
-                    return Err(e).at(&self.f.path);
-                }
-            }
-        }
+        write_all_vectored(&self.f, &mut iov[..parts.len() + 1])?;
         let offset = self.len + pad as u64;
-        self.len += total as u64;
+        self.len = offset + parts.iter().map(|p| p.len() as u64).sum::<u64>();
         self.dirty = true;
         Ok(offset)
     }
@@ -274,18 +351,20 @@ impl Partition {
     }
 
     /// Writes rows `rows` of `col` (already time-sorted) as one block column: the values
-    /// region straight from the hot buffer's memory, then the validity bitmap if any row is
-    /// NULL. CRC and statistics are computed over the same slices; `sorted` (the timestamp
-    /// column) takes min and max from the ends. `scratch` is reused for string offsets and
-    /// bitmaps.
-    pub fn write_column(
+    /// region is queued on `batch` straight from the hot buffer's memory; string offsets and
+    /// validity bitmaps are built in `scratch` and written at once. CRC and statistics are
+    /// computed over the same slices; `sorted` (the timestamp column) takes min and max from
+    /// the ends.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn write_column<'a>(
         &mut self,
         id: ColumnId,
         ty: ColumnType,
-        col: &ColumnBuf,
+        col: &'a ColumnBuf,
         rows: std::ops::Range<usize>,
         sorted: bool,
         scratch: &mut Vec<u8>,
+        batch: &mut IoBatch<'a>,
     ) -> Result<BlockColumn> {
         let (lo, hi) = (rows.start, rows.end);
         assert!(
@@ -305,12 +384,16 @@ impl Partition {
             .as_ref()
             .map_or(0, |v| (lo..hi).filter(|&i| !v.get(i)).count()) as u32;
         let file = self.file(id)?;
+        let fixed = |file: &mut ColumnFile, batch: &mut IoBatch<'a>, data: &'a [u8]| {
+            let offset = file.queue_region(batch, data)?;
+            Ok::<_, StorageError>((offset, data.len() as u64, crc32c::crc32c(data)))
+        };
         let (offset, data_bytes, mut crc) = match &col.values {
-            Values::I64(v) => region(file, &[as_bytes(&v[lo..hi])])?,
-            Values::U64(v) => region(file, &[as_bytes(&v[lo..hi])])?,
-            Values::F64(v) => region(file, &[as_bytes(&v[lo..hi])])?,
-            Values::Bool(v) => region(file, &[&v[lo..hi]])?,
-            Values::Sym(v) => region(file, &[as_bytes(&v[lo..hi])])?,
+            Values::I64(v) => fixed(file, batch, as_bytes(&v[lo..hi]))?,
+            Values::U64(v) => fixed(file, batch, as_bytes(&v[lo..hi]))?,
+            Values::F64(v) => fixed(file, batch, as_bytes(&v[lo..hi]))?,
+            Values::Bool(v) => fixed(file, batch, &v[lo..hi])?,
+            Values::Sym(v) => fixed(file, batch, as_bytes(&v[lo..hi]))?,
             Values::Str(s) => {
                 let base = s.offsets[lo];
                 scratch.clear();
@@ -319,7 +402,9 @@ impl Partition {
                     scratch.extend_from_slice(&(o - base).to_le_bytes());
                 }
                 let bytes = &s.bytes[base as usize..s.offsets[hi] as usize];
-                region(file, &[scratch, bytes])?
+                let offset = file.write_region(batch, &[scratch, bytes])?;
+                let crc = crc32c::crc32c_append(crc32c::crc32c(scratch), bytes);
+                (offset, (scratch.len() + bytes.len()) as u64, crc)
             }
         };
         let mut validity_offset = 0;
@@ -333,7 +418,7 @@ impl Partition {
                 }
             }
             crc = crc32c::crc32c_append(crc, scratch);
-            validity_offset = file.write_region(&[scratch])?;
+            validity_offset = file.write_region(batch, &[scratch])?;
         }
         Ok(BlockColumn {
             id,
@@ -364,13 +449,6 @@ impl Partition {
 
 pub fn column_path(dir: &Path, id: ColumnId) -> PathBuf {
     dir.join(format!("c{id}.col"))
-}
-
-/// Writes one region of `parts`; returns (offset, bytes, CRC32C of the bytes).
-fn region(file: &mut ColumnFile, parts: &[&[u8]]) -> Result<(u64, u64, u32)> {
-    let crc = parts.iter().fold(0, |crc, p| crc32c::crc32c_append(crc, p));
-    let bytes = parts.iter().map(|p| p.len() as u64).sum();
-    Ok((file.write_region(parts)?, bytes, crc))
 }
 
 /// Min/max of the valid (and, for floats, non-NaN) values of rows `lo..hi`, as raw bits. On

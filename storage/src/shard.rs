@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use crate::batch::{Batch, ColumnBuf, Values, ValuesRef};
 use crate::catalog::{Catalog, TableSpec};
-use crate::colfile::{cast, Partition};
+use crate::colfile::{cast, IoBatch, Partition};
 use crate::dict::{SymbolDict, SYMBOL_BYTES_MAX};
 use crate::error::{corrupt, IoContext, RequestError, Result};
 use crate::hash::FxHashMap;
@@ -1109,6 +1109,8 @@ impl Shard {
         let mut group: Vec<BlockMeta> = Vec::new();
         let mut touched: HashSet<(TableId, i32)> = HashSet::new();
         let staged = (|| -> Result<()> {
+            // Pass 1: sort each buffer and cut it into one block per day partition.
+            let mut cuts: Vec<(HotKey, i32, usize, usize)> = Vec::new();
             for hk in keys {
                 let Some(schema) = self.catalog.get_by_id(hk.0) else {
                     continue;
@@ -1126,28 +1128,16 @@ impl Shard {
                     let day = day_of(ts[lo]);
                     let next_day_start = (day as i64 + 1).saturating_mul(crate::types::NS_PER_DAY);
                     let hi = lo + ts[lo..].partition_point(|&t| t < next_day_start);
-                    let part = match self.partitions.entry((hk.0, day)) {
-                        std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
-                        std::collections::hash_map::Entry::Vacant(e) => {
-                            self.stats.partitions_created += 1;
-                            e.insert(Partition::open(
-                                table_dir(&self.dir, hk.0).join(day_name(day)),
-                                &HashMap::new(),
-                            )?)
-                        }
-                    };
-                    touched.insert((hk.0, day));
-                    let mut columns = Vec::with_capacity(schema.columns.len());
-                    for (pos, c) in schema.columns.iter().enumerate() {
-                        columns.push(part.write_column(
-                            c.id,
-                            c.ty,
-                            &buf.cols[pos],
-                            lo..hi,
-                            pos == schema.ts_index,
-                            &mut self.seal_scratch,
+                    if let std::collections::hash_map::Entry::Vacant(e) =
+                        self.partitions.entry((hk.0, day))
+                    {
+                        self.stats.partitions_created += 1;
+                        e.insert(Partition::open(
+                            table_dir(&self.dir, hk.0).join(day_name(day)),
+                            &HashMap::new(),
                         )?);
                     }
+                    touched.insert((hk.0, day));
                     group.push(BlockMeta {
                         table_id: hk.0,
                         day,
@@ -1156,11 +1146,41 @@ impl Shard {
                         min_ts: ts[lo],
                         max_ts: ts[hi - 1],
                         max_seq: buf.max_seq,
-                        columns,
+                        columns: Vec::with_capacity(schema.columns.len()),
                     });
+                    cuts.push((*hk, day, lo, hi));
                     lo = hi;
                 }
             }
+            // Pass 2, column by column: consecutive regions go to the same file and are written
+            // together, straight from the hot buffers (see `IoBatch`).
+            let buffers = &self.hot.buffers;
+            let mut batch = IoBatch::new();
+            let columns_max = cuts
+                .iter()
+                .filter_map(|c| self.catalog.get_by_id(c.0 .0))
+                .map(|t| t.columns.len())
+                .max()
+                .unwrap_or(0);
+            for pos in 0..columns_max {
+                for (meta, &(hk, day, lo, hi)) in group.iter_mut().zip(&cuts) {
+                    let schema = self.catalog.get_by_id(hk.0).expect("checked in pass 1");
+                    let Some(c) = schema.columns.get(pos) else {
+                        continue;
+                    };
+                    let part = self.partitions.get_mut(&(hk.0, day)).expect("opened");
+                    meta.columns.push(part.write_column(
+                        c.id,
+                        c.ty,
+                        &buffers[&hk].cols[pos],
+                        lo..hi,
+                        pos == schema.ts_index,
+                        &mut self.seal_scratch,
+                        &mut batch,
+                    )?);
+                }
+            }
+            batch.flush()?;
             for pk in &touched {
                 self.partitions.get_mut(pk).expect("touched").flush(false)?;
             }
@@ -2067,6 +2087,33 @@ mod sync_tests {
             assert_eq!(shard.stats().hot_rows, 0);
             shard.check_invariants();
         }
+    }
+
+    /// After a failed sync nothing more becomes durable and every commit and wait fails:
+    /// the kernel may have dropped the pages it could not write.
+    #[test]
+    fn a_failed_sync_is_sticky() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut shard, _) =
+            Shard::open(dir.path(), config(FsyncPolicy::Always, 1 << 20, 64 << 20)).unwrap();
+        let first = shard.append(&trades(1, 3)).unwrap();
+        assert!(shard.commit().unwrap().durable_seq >= first);
+        shard.wal.syncer().pause();
+        let seq = shard.append(&trades(2, 3)).unwrap();
+        shard.commit_nowait().unwrap();
+        shard.wal.syncer().fail();
+        shard.wal.syncer().resume();
+        assert!(matches!(
+            shard.wait_durable(seq),
+            Err(crate::StorageError::Io { .. })
+        ));
+        assert!(shard.durable_seq() < seq);
+        shard.append(&trades(3, 3)).unwrap();
+        assert!(matches!(
+            shard.commit(),
+            Err(crate::StorageError::Io { .. })
+        ));
+        assert!(shard.durable_seq() < seq, "no durability after the failure");
     }
 
     /// Replay skips records whose rows are all sealed without decoding them, and still

@@ -7,21 +7,23 @@
 //!
 //! - WAL jobs: a segment and the highest seq written to it. They run in request order, so
 //!   `durable_seq` only ever covers a prefix of the log.
-//! - File jobs: the column files, dictionary and block index a seal wrote. A group of them is
-//!   one *ticket*; tickets complete in request order (`tickets_done`). WAL jobs go first, so a
-//!   seal's syncs never delay an acknowledgement by more than one file's sync.
+//! - File jobs: the column files, dictionary and block index a seal wrote, and the unlinking of
+//!   WAL segments a durable seal covers. A group of them is one *ticket*; tickets complete in
+//!   request order (`tickets_done`). WAL jobs go first, so a seal's syncs never delay an
+//!   acknowledgement by more than one file's sync.
 //!
 //! A failed sync is sticky: once `fdatasync` fails, the kernel may have dropped the dirty pages
 //! it could not write, so a later successful sync proves nothing about them. From then on
 //! `durable_seq` never advances and every request and wait returns the error.
 //!
 //! The only state shared with the shard thread is a mutex-protected job queue (touched once per
-//! sync request, never per row) and the `durable_seq` atomic.
+//! sync request, never per row) and a few atomics (`durable_seq`, `tickets_done`, the failure
+//! flag).
 
 use std::collections::VecDeque;
 use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 
@@ -67,7 +69,7 @@ enum Job {
 struct State {
     /// WAL jobs (`Sync`, `Created`), in order.
     jobs: VecDeque<Job>,
-    /// `File` jobs, in order; run only when `jobs` is empty.
+    /// `File` and `Delete` jobs, in order; run only when `jobs` is empty.
     files: VecDeque<Job>,
     /// The last ticket handed out.
     tickets: u64,
@@ -91,6 +93,8 @@ struct Shared {
     syncs: AtomicU64,
     /// Threads blocked in `wait` (so `advance` can skip the lock when nobody waits).
     waiters: AtomicU64,
+    /// Mirrors `State::failed.is_some()`, so that `check` needs no lock.
+    failed: AtomicBool,
 }
 
 impl Shared {
@@ -136,6 +140,7 @@ impl SyncThread {
             tickets_done: AtomicU64::new(0),
             syncs: AtomicU64::new(0),
             waiters: AtomicU64::new(0),
+            failed: AtomicBool::new(false),
         });
         let for_thread = Arc::clone(&shared);
         let thread = std::thread::Builder::new()
@@ -175,8 +180,12 @@ impl SyncThread {
         self.shared.syncs.load(Ordering::Relaxed)
     }
 
-    /// The sticky error of a failed sync, if any.
+    /// The sticky error of a failed sync, if any. Lock-free while nothing failed.
+    #[inline]
     pub fn check(&self) -> Result<()> {
+        if !self.shared.failed.load(Ordering::Acquire) {
+            return Ok(());
+        }
         match &self.shared.lock().failed {
             None => Ok(()),
             Some(f) => Err(failure(f)),
@@ -347,6 +356,20 @@ impl SyncThread {
         }
     }
 
+    /// Marks the thread failed as if an `fdatasync` had failed (tests).
+    #[cfg(test)]
+    pub fn fail(&self) {
+        let mut s = self.shared.lock();
+        s.failed = Some((
+            PathBuf::from("injected"),
+            std::io::ErrorKind::Other,
+            "injected sync failure".into(),
+        ));
+        self.shared.failed.store(true, Ordering::Release);
+        drop(s);
+        self.shared.progress.notify_all();
+    }
+
     #[cfg(test)]
     pub fn resume(&self) {
         self.shared.lock().paused = false;
@@ -448,6 +471,7 @@ fn run(shared: &Shared) {
                 log::error!("sync of {} failed: {e}", path.display());
                 s = shared.lock();
                 s.failed = Some((path, e.kind(), e.to_string()));
+                shared.failed.store(true, Ordering::Release);
                 drop(s);
                 true
             }

@@ -411,7 +411,7 @@ impl Wal {
             file,
             path: seg.path.clone(),
         });
-        self.file.file.sync_all().at(&self.file.path)?; sync_dir(&self.dir)?;
+        self.syncer.created(&self.file);
         self.file_len = SEGMENT_HEADER_BYTES as u64;
         self.segments.push(seg);
         Ok(())
@@ -454,13 +454,18 @@ fn segment_path(dir: &Path, first_seq: Seq) -> PathBuf {
 /// it (and the directory) before any record in it counts as durable.
 fn create_segment(dir: &Path, first_seq: Seq) -> Result<(Segment, File)> {
     let path = segment_path(dir, first_seq);
-    let mut f = OpenOptions::new()
+    // O_TRUNC, not `set_len(0)`: the kernel ignores O_TRUNC on a file it just created, while an
+    // explicit truncate to zero makes ext4 (auto_da_alloc) flush the whole segment when this
+    // handle is closed at the next roll, stalling the shard thread for tens of milliseconds.
+    // (std refuses O_TRUNC with O_APPEND, so the header goes through a first handle.)
+    OpenOptions::new()
         .create(true)
-        .append(true)
+        .write(true)
+        .truncate(true)
         .open(&path)
+        .and_then(|mut f| f.write_all(&segment_header()))
         .at(&path)?;
-    f.set_len(0).at(&path)?;
-    f.write_all(&segment_header()).at(&path)?;
+    let f = OpenOptions::new().append(true).open(&path).at(&path)?;
     Ok((Segment { first_seq, path }, f))
 }
 
