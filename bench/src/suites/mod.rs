@@ -1,5 +1,6 @@
 //! The suite registry: every suite by name, which are implemented, and what a suite is given.
 
+pub mod membw;
 pub mod peers;
 pub mod query;
 pub mod storage;

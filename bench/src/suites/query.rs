@@ -20,8 +20,9 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use crate::hist::{new_histogram, write_hgrm, Summary};
+use crate::hist::{write_hgrm, Summary};
 use crate::report::{fmt_bytes, fmt_count, fmt_ns, fmt_rate, Report, Row};
+use crate::suites::membw::{self, stream_sum, Bandwidth};
 use crate::suites::workload::{self, Budget, Query, Ticks};
 use crate::suites::Ctx;
 use crate::sys::ScratchDir;
@@ -85,86 +86,6 @@ impl Plan {
             }
         }
     }
-}
-
-/// The measured streaming-read bandwidth, bytes per ns (= GB/s).
-#[derive(Debug, Clone, Copy)]
-pub struct Bandwidth {
-    pub one_thread_gbps: f64,
-    pub all_threads_gbps: f64,
-    pub threads: usize,
-}
-
-/// Σ of `words` with wrapping u64 adds: compiles to a vector loop bound only by memory.
-fn stream_sum(words: &[u64]) -> u64 {
-    words.iter().fold(0u64, |a, &x| a.wrapping_add(x))
-}
-
-/// Streams a `bytes`-sized buffer (touched and filled untimed first) `passes` times on one
-/// thread, then once split across every core. Returns the median one-thread pass and the
-/// best all-thread pass.
-fn memory_bandwidth(ctx: &Ctx, plan: &Plan, rows: &mut Vec<Row>) -> Result<Bandwidth, BenchError> {
-    let words = plan.bandwidth_bytes / 8;
-    let buf: Vec<u64> = (0..words as u64).collect();
-    let want = (words as u64).wrapping_mul(words as u64 - 1) / 2;
-    let mut h = new_histogram();
-    for _ in 0..plan.bandwidth_passes {
-        let t0 = Instant::now();
-        let s = black_box(stream_sum(black_box(&buf)));
-        h.saturating_record(t0.elapsed().as_nanos() as u64);
-        if s != want {
-            return Err(BenchError::Check(format!(
-                "stream sum {s}, expected {want}"
-            )));
-        }
-    }
-    let threads = ctx.machine.nproc.max(1);
-    let mut best_all_ns = u64::MAX;
-    for _ in 0..plan.bandwidth_passes.div_ceil(2) {
-        let t0 = Instant::now();
-        let total = std::thread::scope(|s| {
-            let handles: Vec<_> = buf
-                .chunks(words.div_ceil(threads))
-                .map(|part| s.spawn(move || stream_sum(black_box(part))))
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| h.join().expect("stream thread"))
-                .fold(0u64, u64::wrapping_add)
-        });
-        best_all_ns = best_all_ns.min(t0.elapsed().as_nanos() as u64);
-        if total != want {
-            return Err(BenchError::Check(format!(
-                "threaded sum {total}, expected {want}"
-            )));
-        }
-    }
-    let s = Summary::of(&h);
-    let bw = Bandwidth {
-        one_thread_gbps: plan.bandwidth_bytes as f64 / s.p50_ns as f64,
-        all_threads_gbps: plan.bandwidth_bytes as f64 / best_all_ns as f64,
-        threads,
-    };
-    write_hgrm(&h, &ctx.out_dir, "query-membw")?;
-    let row = Row {
-        group: "memory bandwidth baseline".into(),
-        case: format!(
-            "streaming Σ u64 over {}, 1 thread",
-            fmt_bytes(plan.bandwidth_bytes as u64)
-        ),
-        rows: 0,
-        rows_per_s: None,
-        sample: "pass".into(),
-        latency: Some(s),
-        hgrm: Some("query-membw".into()),
-        notes: format!(
-            "**{:.1} GB/s** at the median pass (1 thread); {:.1} GB/s best pass over {} threads",
-            bw.one_thread_gbps, bw.all_threads_gbps, bw.threads
-        ),
-    };
-    eprintln!("  {:<58} {}", row.case, row.notes);
-    rows.push(row);
-    Ok(bw)
 }
 
 /// The notes of one query row: throughput, scan rate and the answer's size.
@@ -256,7 +177,13 @@ pub fn run(ctx: &Ctx) -> Result<Report, BenchError> {
         ctx.data_dir.display()
     );
     let bw = if ctx.wants("membw") {
-        Some(memory_bandwidth(ctx, &plan, &mut rows)?)
+        Some(membw::measure(
+            ctx,
+            plan.bandwidth_bytes,
+            plan.bandwidth_passes,
+            "query-membw",
+            &mut rows,
+        )?)
     } else {
         None
     };
