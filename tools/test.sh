@@ -22,5 +22,7 @@ PYTHONDONTWRITEBYTECODE=1 target/test-venv/bin/python -m pytest -q -p no:cachepr
 
 # Benchmarks are not tests; this only checks that every suite runs and its answers agree.
 if [ -f bench/src/main.rs ]; then
+  # The http, ingest and peers suites start the real server (and http a tokio/hyper baseline).
+  cargo build -p engine -p bench --profile smoke --bin ronto --bin ronto-ping-baseline
   cargo run -p bench --profile smoke -- all --quick --out target/bench-smoke
 fi

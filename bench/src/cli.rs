@@ -8,11 +8,14 @@ use crate::suites::Suite;
 pub const USAGE: &str =
     "usage: ronto-bench <suite> [--quick] [--out DIR] [--data DIR] [--only TEXT]
 
-suites: storage, query, peers, all (runs every implemented suite)
-planned: kernels, http, ingest
+suites: storage, query, http, ingest, peers, all (runs every implemented suite)
+planned: kernels
 
   --quick     small sizes, for CI smoke runs (~30 s per suite; peers may first spend ~30 s
               installing chDB and DuckDB into target/bench-venv, and skips if it cannot)
+              http, ingest and peers start the `ronto` binary ($RONTO_BIN, else the one beside
+              ronto-bench: cargo build -p engine --bin ronto with the same profile); http also
+              needs ronto-ping-baseline (cargo build -p bench --bins)
   --out DIR   where results go (default target/bench-results)
   --data DIR  where scratch data directories go (default target/bench-data); removed afterwards
   --only TEXT run only the cases whose id (the .hgrm file name) contains TEXT (for profiling)";
@@ -124,10 +127,17 @@ mod tests {
         );
         assert_eq!(
             parse("all").unwrap().suites,
-            vec![Suite::Storage, Suite::Query, Suite::Peers]
+            vec![
+                Suite::Storage,
+                Suite::Query,
+                Suite::Http,
+                Suite::Ingest,
+                Suite::Peers
+            ]
         );
         assert_eq!(parse("query").unwrap().suites, vec![Suite::Query]);
-        assert_eq!(parse("http"), Err(CliError::NotImplemented(Suite::Http)));
+        assert_eq!(parse("http").unwrap().suites, vec![Suite::Http]);
+        assert_eq!(parse("ingest").unwrap().suites, vec![Suite::Ingest]);
         assert_eq!(parse("nope"), Err(CliError::UnknownSuite("nope".into())));
         assert_eq!(parse("--quick"), Err(CliError::MissingSuite));
         assert_eq!(parse("storage --out"), Err(CliError::MissingValue("--out")));

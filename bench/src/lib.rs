@@ -20,7 +20,9 @@
 pub mod cli;
 pub mod data;
 pub mod hist;
+pub mod loadgen;
 pub mod report;
+pub mod server;
 pub mod suites;
 pub mod sys;
 

@@ -1,6 +1,8 @@
 //! The suite registry: every suite by name, which are implemented, and what a suite is given.
 
 pub mod membw;
+pub mod http;
+pub mod ingest;
 pub mod peers;
 pub mod query;
 pub mod storage;
@@ -21,9 +23,9 @@ pub enum Suite {
     Kernels,
     /// SQL queries end to end in-process, with a memory-bandwidth baseline.
     Query,
-    /// The HTTP interface of a running server (planned).
+    /// The HTTP interface of a running server: /ping against a tokio/hyper baseline, a point query.
     Http,
-    /// Ingest protocols against a running server (planned).
+    /// Ingest protocols against a running server, beside an in-process parse-only baseline.
     Ingest,
     /// The same data and queries in chDB and DuckDB in the same run, answers cross-checked.
     Peers,
@@ -55,7 +57,10 @@ impl Suite {
     }
 
     pub fn is_implemented(self) -> bool {
-        matches!(self, Suite::Storage | Suite::Query | Suite::Peers)
+        matches!(
+            self,
+            Suite::Storage | Suite::Query | Suite::Http | Suite::Ingest | Suite::Peers
+        )
     }
 
     /// Runs the suite. Histograms go to `ctx.out_dir` as they are measured.
@@ -63,6 +68,8 @@ impl Suite {
         match self {
             Suite::Storage => storage::run(ctx),
             Suite::Query => query::run(ctx),
+            Suite::Http => http::run(ctx),
+            Suite::Ingest => ingest::run(ctx),
             Suite::Peers => peers::run(ctx),
             other => Err(BenchError::Check(format!(
                 "suite {} is not implemented",
