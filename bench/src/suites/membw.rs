@@ -80,10 +80,7 @@ pub fn measure(
     write_hgrm(&h, &ctx.out_dir, hgrm_name)?;
     let row = Row {
         group: "memory bandwidth baseline".into(),
-        case: format!(
-            "streaming Σ u64 over {}, 1 thread",
-            fmt_bytes(bytes as u64)
-        ),
+        case: format!("streaming Σ u64 over {}, 1 thread", fmt_bytes(bytes as u64)),
         rows: 0,
         rows_per_s: None,
         sample: "pass".into(),
