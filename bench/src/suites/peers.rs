@@ -13,8 +13,11 @@
 //! generated rows (and Ronto's): integers and strings exactly, floats within
 //! [`workload::FLOAT_TOLERANCE`]. Any difference fails the suite.
 //!
-//! Not measured yet: Ronto over HTTP (the server is being built). [`ronto_http`] is the hook;
-//! the report says so in a row of its own rather than leaving the gap unmarked.
+//! Ronto over HTTP ([`ronto_http`]): `ronto serve --cores 2 --fsync never` on a free loopback
+//! port with its own data directory, loaded with the same generated rows by `INSERT INTO trades
+//! FORMAT RowBinary` POSTs, then every query sent as `POST /` over one keep-alive connection with
+//! `X-ClickHouse-Format: RowBinaryWithNamesAndTypes` (exact binary values, cheap to parse), with
+//! the same iteration budget. Its answers are checked against the same reference.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -26,7 +29,7 @@ use serde_json::json;
 
 use crate::hist::{write_hgrm, Summary};
 use crate::report::{fmt_count, fmt_ns, Report, Row};
-use crate::suites::workload::{self, Answer, Budget, Query, Ticks};
+use crate::suites::workload::{self, Answer, Budget, Cell, Query, Ticks};
 use crate::suites::Ctx;
 use crate::sys::ScratchDir;
 use crate::{BenchError, IoAt};
@@ -268,12 +271,249 @@ fn parse_result(text: &str) -> Result<Vec<PeerRun>, String> {
     Ok(out)
 }
 
-/// Ronto over HTTP: the hook for the server measurement. It returns `None` until the engine's
-/// HTTP server can be started here; then it should start `ronto serve` on a loopback port, load
-/// the same CSV with `INSERT ... FORMAT CSV`, and time each query's `POST /` with a keep-alive
-/// client, returning one histogram per query id.
-fn ronto_http(_csv: &Path, _queries: &[Query]) -> Option<Vec<(&'static str, Histogram<u64>)>> {
-    None
+/// Cores of the server in the HTTP measurement (the in-process database has 2 shards too).
+const HTTP_CORES: usize = 2;
+/// Rows per RowBinary insert when loading the server.
+const HTTP_LOAD_ROWS: usize = 500_000;
+
+/// What the HTTP measurement gives the report.
+struct HttpRun {
+    load: Duration,
+    /// Median of `SELECT 1` over the same connection: the per-request floor.
+    floor_ns: u64,
+    timed: Vec<(&'static str, Timed)>,
+}
+
+/// `ticks` rows `lo..hi` as RowBinary for `trades` as `DESCRIBE TABLE trades` types it
+/// (`DateTime64(9)`, `LowCardinality(String)`, `Nullable(Float64)`, `Nullable(Int64)`).
+fn row_binary(ticks: &Ticks, lo: usize, hi: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity((hi - lo) * 32);
+    for i in lo..hi {
+        out.extend_from_slice(&ticks.ts[i].to_le_bytes());
+        let name = ticks.names[ticks.sym[i] as usize].as_bytes();
+        assert!(name.len() < 128, "one-byte varint length");
+        out.push(name.len() as u8);
+        out.extend_from_slice(name);
+        out.push(0);
+        out.extend_from_slice(&ticks.price[i].to_le_bytes());
+        out.push(0);
+        out.extend_from_slice(&ticks.volume[i].to_le_bytes());
+    }
+    out
+}
+
+/// Ronto over HTTP: starts the server, loads `ticks`, times every query's `POST /` over one
+/// keep-alive connection and checks each answer against the reference.
+fn ronto_http(
+    ctx: &Ctx,
+    ticks: &Ticks,
+    queries: &[Query],
+    budget: &Budget,
+) -> Result<HttpRun, BenchError> {
+    use crate::server::{self, Client, RontoOptions, ServerProcess};
+    let mut srv = ServerProcess::ronto(
+        &ctx.data_dir,
+        &RontoOptions {
+            cores: HTTP_CORES,
+            fsync: "never".into(),
+            extra: Vec::new(),
+        },
+    )?;
+    let port = srv.port();
+    let at = format!("127.0.0.1:{port}");
+    let mut client = Client::connect(port).at(&at)?;
+    let t0 = Instant::now();
+    let mut lo = 0;
+    while lo < ticks.rows() {
+        let hi = (lo + HTTP_LOAD_ROWS).min(ticks.rows());
+        let r = client
+            .request(&server::post(
+                "/?query=INSERT%20INTO%20trades%20FORMAT%20RowBinary",
+                &[],
+                &row_binary(ticks, lo, hi),
+            ))
+            .at(&at)?;
+        if r.status != 200 {
+            return Err(BenchError::Check(format!(
+                "RowBinary insert of rows {lo}..{hi} answered {}: {}",
+                r.status,
+                r.text().trim_end()
+            )));
+        }
+        lo = hi;
+    }
+    let load = t0.elapsed();
+    let stored = server::count_rows(port, "trades")?;
+    if stored != ticks.rows() as u64 {
+        return Err(BenchError::Check(format!(
+            "loaded {} rows over HTTP but count(*) is {stored}",
+            ticks.rows()
+        )));
+    }
+    let post = |sql: &str| {
+        server::post(
+            "/",
+            &["X-ClickHouse-Format: RowBinaryWithNamesAndTypes"],
+            sql.as_bytes(),
+        )
+    };
+    let mut run =
+        |request: &[u8], budget: &Budget| -> Result<(Histogram<u64>, Vec<u8>), BenchError> {
+            let mut samples = Vec::new();
+            let mut body = Vec::new();
+            for _ in 0..budget.warmup {
+                client.request(request).at(&at)?;
+            }
+            let started = Instant::now();
+            while samples.len() < budget.max_iters
+                && (samples.len() < budget.min_iters || started.elapsed() < budget.time)
+            {
+                let t = Instant::now();
+                let r = client.request(request).at(&at)?;
+                samples.push(t.elapsed().as_nanos() as u64);
+                if r.status != 200 {
+                    return Err(BenchError::Check(format!(
+                        "over HTTP, {} answered {}: {}",
+                        String::from_utf8_lossy(request),
+                        r.status,
+                        r.text().trim_end()
+                    )));
+                }
+                body = r.body;
+            }
+            Ok((workload::histogram_of(&samples), body))
+        };
+    let floor_budget = Budget {
+        warmup: 10,
+        min_iters: 1_000,
+        max_iters: 1_000,
+        time: Duration::ZERO,
+    };
+    let (floor, _) = run(&post("SELECT 1"), &floor_budget)?;
+    let mut timed = Vec::new();
+    for q in queries {
+        let (hist, body) = run(&post(&q.ronto), budget)?;
+        let answer = parse_row_binary_with_types(&body)
+            .map_err(|e| BenchError::Check(format!("over HTTP, {}: {e}", q.id)))?;
+        eprintln!(
+            "  http    {:<16} p50 {:>10}  ({} runs)",
+            q.id,
+            fmt_ns(hist.value_at_quantile(0.5)),
+            hist.len()
+        );
+        timed.push((q.id, Timed { hist, answer }));
+    }
+    drop(client);
+    let exit = srv.stop()?;
+    if !exit.contains("exit status: 0") {
+        return Err(BenchError::Check(format!(
+            "ronto exited with {exit} after SIGTERM; its log:\n{}",
+            srv.log_tail()
+        )));
+    }
+    Ok(HttpRun {
+        load,
+        floor_ns: floor.value_at_quantile(0.5),
+        timed,
+    })
+}
+
+/// Decodes a RowBinaryWithNamesAndTypes body into an [`Answer`]: the types Ronto's results
+/// use (integers, floats, strings, `DateTime64(p)`, `Nullable`, `LowCardinality`).
+fn parse_row_binary_with_types(data: &[u8]) -> Result<Answer, String> {
+    struct R<'a> {
+        d: &'a [u8],
+        pos: usize,
+    }
+    impl<'a> R<'a> {
+        fn take(&mut self, n: usize) -> Result<&'a [u8], String> {
+            let end = self.pos.checked_add(n).filter(|&e| e <= self.d.len());
+            let end = end.ok_or_else(|| format!("truncated at byte {}", self.pos))?;
+            let s = &self.d[self.pos..end];
+            self.pos = end;
+            Ok(s)
+        }
+        fn varint(&mut self) -> Result<usize, String> {
+            let mut v = 0usize;
+            for shift in (0..64).step_by(7) {
+                let b = self.take(1)?[0];
+                v |= ((b & 0x7f) as usize) << shift;
+                if b & 0x80 == 0 {
+                    return Ok(v);
+                }
+            }
+            Err("varint too long".into())
+        }
+        fn string(&mut self) -> Result<String, String> {
+            let n = self.varint()?;
+            Ok(String::from_utf8_lossy(self.take(n)?).into_owned())
+        }
+        fn cell(&mut self, ty: &str) -> Result<Cell, String> {
+            let le8 = |b: &[u8]| <[u8; 8]>::try_from(b).expect("8 bytes");
+            if let Some(inner) = ty
+                .strip_prefix("Nullable(")
+                .and_then(|t| t.strip_suffix(')'))
+            {
+                return if self.take(1)?[0] != 0 {
+                    Ok(Cell::Null)
+                } else {
+                    self.cell(inner)
+                };
+            }
+            if let Some(inner) = ty
+                .strip_prefix("LowCardinality(")
+                .and_then(|t| t.strip_suffix(')'))
+            {
+                return self.cell(inner);
+            }
+            if let Some(args) = ty.strip_prefix("DateTime64(") {
+                let p: u32 = args
+                    .split([',', ')'])
+                    .next()
+                    .and_then(|p| p.trim().parse().ok())
+                    .ok_or_else(|| format!("bad type {ty}"))?;
+                let v = i64::from_le_bytes(le8(self.take(8)?));
+                return Ok(Cell::Int(v * 10i64.pow(9 - p.min(9))));
+            }
+            Ok(match ty {
+                "Int64" => Cell::Int(i64::from_le_bytes(le8(self.take(8)?))),
+                "UInt64" => Cell::Int(u64::from_le_bytes(le8(self.take(8)?)) as i64),
+                "Float64" => Cell::Float(f64::from_le_bytes(le8(self.take(8)?))),
+                "Int32" => {
+                    Cell::Int(i32::from_le_bytes(self.take(4)?.try_into().expect("4")) as i64)
+                }
+                "UInt32" => {
+                    Cell::Int(u32::from_le_bytes(self.take(4)?.try_into().expect("4")) as i64)
+                }
+                "Float32" => {
+                    Cell::Float(f32::from_le_bytes(self.take(4)?.try_into().expect("4")) as f64)
+                }
+                "UInt8" | "Bool" => Cell::Int(self.take(1)?[0] as i64),
+                "Int8" => Cell::Int(self.take(1)?[0] as i8 as i64),
+                "String" => Cell::Str(self.string()?),
+                other => return Err(format!("type {other} is not handled by the benchmark")),
+            })
+        }
+    }
+    let mut r = R { d: data, pos: 0 };
+    if data.is_empty() {
+        return Ok(Vec::new());
+    }
+    let n = r.varint()?;
+    for _ in 0..n {
+        r.string()?;
+    }
+    let types: Vec<String> = (0..n).map(|_| r.string()).collect::<Result<_, _>>()?;
+    let mut rows = Vec::new();
+    while r.pos < data.len() {
+        rows.push(
+            types
+                .iter()
+                .map(|t| r.cell(t))
+                .collect::<Result<Vec<_>, _>>()?,
+        );
+    }
+    Ok(rows)
 }
 
 pub fn run(ctx: &Ctx) -> Result<Report, BenchError> {
@@ -353,10 +593,13 @@ pub fn run(ctx: &Ctx) -> Result<Report, BenchError> {
     drop(db);
     drop(dir);
 
-    check_answers(&ticks, &queries, &ronto, &peers)?;
-    eprintln!("  answers agree: Ronto, chDB and DuckDB all match the reference on every query");
+    eprintln!("  Ronto over HTTP, ronto serve --cores {HTTP_CORES}:");
+    let http = ronto_http(ctx, &ticks, &queries, &plan.budget)?;
+    check_answers(&ticks, &queries, &ronto, &http.timed, &peers)?;
+    eprintln!(
+        "  answers agree: Ronto (in process and over HTTP), chDB and DuckDB all match the reference on every query"
+    );
 
-    let http = ronto_http(&csv, &queries);
     let rows = report_rows(
         ctx,
         &ticks,
@@ -364,13 +607,12 @@ pub fn run(ctx: &Ctx) -> Result<Report, BenchError> {
         &ronto,
         &peers,
         (load, ronto_floor_ns),
-        http.as_deref(),
+        &http,
     )?;
-    let ratios = ratio_table(&queries, &ronto, &peers);
+    let ratios = ratio_table(&queries, &ronto, &http.timed, &peers);
     println!("\n{ratios}");
     let path = ctx.out_dir.join("peers-ratios.md");
     std::fs::write(&path, &ratios).at(&path)?;
-    crate::results_json::write_rows(&ctx.out_dir, "peers", ctx.quick, &rows)?;
     Ok(Report {
         suite: "peers".into(),
         quick: ctx.quick,
@@ -387,6 +629,7 @@ fn check_answers(
     ticks: &Ticks,
     queries: &[Query],
     ronto: &[(&'static str, Timed)],
+    http: &[(&'static str, Timed)],
     peers: &[PeerRun],
 ) -> Result<(), BenchError> {
     let mut problems = Vec::new();
@@ -396,7 +639,14 @@ fn check_answers(
             .iter()
             .find(|(id, _)| *id == q.id)
             .map(|(_, t)| &t.answer);
-        let mut answers: Vec<(String, Option<&Answer>)> = vec![("Ronto".into(), ronto_answer)];
+        let http_answer = http
+            .iter()
+            .find(|(id, _)| *id == q.id)
+            .map(|(_, t)| &t.answer);
+        let mut answers: Vec<(String, Option<&Answer>)> = vec![
+            ("Ronto".into(), ronto_answer),
+            ("Ronto over HTTP".into(), http_answer),
+        ];
         for run in peers {
             answers.push((run.label(), run.get(q.id).map(|t| &t.answer)));
         }
@@ -449,7 +699,7 @@ fn report_rows(
     ronto: &[(&'static str, Timed)],
     peers: &[PeerRun],
     (ronto_load, ronto_floor_ns): (Duration, u64),
-    http: Option<&[(&'static str, Histogram<u64>)]>,
+    http: &HttpRun,
 ) -> Result<Vec<Row>, BenchError> {
     let mut rows = Vec::new();
     let n = ticks.rows() as u64;
@@ -466,6 +716,21 @@ fn report_rows(
             "{:.2} s from in-memory batches; per-call floor (`SELECT 1` through `Database::execute`) p50 {}",
             ronto_load.as_secs_f64(),
             fmt_ns(ronto_floor_ns)
+        ),
+    });
+    rows.push(Row {
+        group: load_group.into(),
+        case: format!("Ronto over HTTP: RowBinary INSERT POSTs, `ronto serve --cores {HTTP_CORES}`"),
+        rows: n,
+        rows_per_s: Some(n as f64 / http.load.as_secs_f64()),
+        sample: "load".into(),
+        latency: None,
+        hgrm: None,
+        notes: format!(
+            "{:.2} s in POSTs of {} rows; per-request floor (`SELECT 1` over the same keep-alive connection) p50 {}",
+            http.load.as_secs_f64(),
+            fmt_count(HTTP_LOAD_ROWS as u64),
+            fmt_ns(http.floor_ns)
         ),
     });
     for run in peers.iter().filter(|r| r.default) {
@@ -529,28 +794,31 @@ fn report_rows(
                 notes: format!("`{sql}`"),
             });
         }
-        match http.and_then(|h| h.iter().find(|(id, _)| *id == q.id)) {
-            Some((_, h)) => rows.push(Row {
+        if let Some((_, h)) = http.timed.iter().find(|(id, _)| *id == q.id) {
+            let name = format!("peers-ronto-http-{}", q.id);
+            write_hgrm(&h.hist, &ctx.out_dir, &name)?;
+            let h_p50 = h.hist.value_at_quantile(0.5);
+            let speedups: Vec<String> = peers
+                .iter()
+                .filter_map(|run| {
+                    let p = run.get(q.id)?.hist.value_at_quantile(0.5);
+                    Some(speedup_text(p, h_p50, &run.label()))
+                })
+                .collect();
+            rows.push(Row {
                 group: q.title.clone(),
-                case: "Ronto over HTTP".into(),
+                case: format!("Ronto over HTTP (`ronto serve --cores {HTTP_CORES}`)"),
                 rows: 0,
                 rows_per_s: None,
                 sample: "POST /".into(),
-                latency: Some(Summary::of(h)),
-                hgrm: None,
-                notes: String::new(),
-            }),
-            None => rows.push(Row {
-                group: q.title.clone(),
-                case: "Ronto over HTTP".into(),
-                rows: 0,
-                rows_per_s: None,
-                sample: "–".into(),
-                latency: None,
-                hgrm: None,
-                notes: "**not measured yet**: the HTTP server is being built (hook: `peers::ronto_http`)"
-                    .into(),
-            }),
+                latency: Some(Summary::of(&h.hist)),
+                hgrm: Some(name),
+                notes: format!(
+                    "p50 {:.2}× the in-process p50; {}; RowBinaryWithNamesAndTypes, one keep-alive connection",
+                    h_p50 as f64 / r_p50.max(1) as f64,
+                    speedups.join(", ")
+                ),
+            });
         }
     }
     Ok(rows)
@@ -558,12 +826,17 @@ fn report_rows(
 
 /// The medians side by side, Ronto/peer and the speedup (peer/Ronto) per peer run, and
 /// issue 3's ≥ 5× target (against the peers at their default, all-core thread count).
-fn ratio_table(queries: &[Query], ronto: &[(&'static str, Timed)], peers: &[PeerRun]) -> String {
+fn ratio_table(
+    queries: &[Query],
+    ronto: &[(&'static str, Timed)],
+    http: &[(&'static str, Timed)],
+    peers: &[PeerRun],
+) -> String {
     use std::fmt::Write as _;
     let mut out = String::new();
     let _ = write!(
         out,
-        "| query | Ronto p50 (in-process, 1 thread) | Ronto over HTTP |"
+        "| query | Ronto p50 (in-process, 1 thread) | Ronto over HTTP p50 (2 cores) |"
     );
     for run in peers {
         let _ = write!(out, " {} p50 |", run.label());
@@ -578,12 +851,11 @@ fn ratio_table(queries: &[Query], ronto: &[(&'static str, Timed)], peers: &[Peer
             continue;
         };
         let r_p50 = r.hist.value_at_quantile(0.5).max(1);
-        let _ = write!(
-            out,
-            "| {} | {} | not measured yet |",
-            q.title,
-            fmt_ns(r_p50)
+        let http_p50 = http.iter().find(|(id, _)| *id == q.id).map_or_else(
+            || "–".to_string(),
+            |(_, t)| fmt_ns(t.hist.value_at_quantile(0.5)),
         );
+        let _ = write!(out, "| {} | {} | {http_p50} |", q.title, fmt_ns(r_p50));
         for run in peers {
             match run.get(q.id) {
                 Some(t) => {
