@@ -329,10 +329,20 @@ pub fn plan(
             let name = object_name(&ct.name);
             let mut cols = Vec::new();
             let mut lowcard = Vec::new();
+            let mut not_null = Vec::new();
             for c in &ct.columns {
                 let (ty, lc) = storage_type(&c.data_type)?;
                 if lc {
                     lowcard.push(c.name.value.clone());
+                }
+                // ClickHouse: a type not wrapped in Nullable is NOT NULL unless the column
+                // says `NULL`; `NOT NULL` is the default spelled out.
+                let says_null = c
+                    .options
+                    .iter()
+                    .any(|o| matches!(o.option, ast::ColumnOption::Null));
+                if !is_nullable_type(&c.data_type) && !says_null {
+                    not_null.push(c.name.value.clone());
                 }
                 cols.push((c.name.value.clone(), ty));
             }
@@ -362,6 +372,7 @@ pub fn plan(
             spec.columns = cols;
             spec.timestamp = timestamp;
             spec.symbol = symbol;
+            spec.not_null = not_null;
             Ok(Statement::CreateTable {
                 spec,
                 if_not_exists: ct.if_not_exists,
@@ -518,6 +529,16 @@ fn storage_type(t: &ast::DataType) -> Result<(ColumnType, bool)> {
         }
         other => return Err(SqlError::Unsupported(format!("column type {other}"))),
     })
+}
+
+/// Whether a ClickHouse column type admits NULL: `Nullable(T)`, possibly inside
+/// `LowCardinality`.
+fn is_nullable_type(t: &ast::DataType) -> bool {
+    match t {
+        ast::DataType::Nullable(_) => true,
+        ast::DataType::LowCardinality(inner) => is_nullable_type(inner),
+        _ => false,
+    }
 }
 
 /// A SQL type named in CAST.
@@ -997,8 +1018,10 @@ impl Binder<'_> {
                             .enumerate()
                             .map(|(i, c)| {
                                 let t = DataType::from_column_type(c.ty);
-                                // Columns other than the timestamp and the symbol may hold NULLs.
-                                let nullable = i != schema.ts_index && i != schema.key_index;
+                                // The timestamp and the symbol never hold NULL.
+                                let nullable = c.nullable
+                                    && i != schema.ts_index
+                                    && i != schema.key_index;
                                 (c.name.clone(), t.nullable(nullable))
                             })
                             .collect(),

@@ -1,29 +1,13 @@
 //! `system.*` tables that ClickHouse clients probe: tables, columns, databases, settings, one.
 
-use storage::{Catalog, ColumnType, TableSchema};
+use storage::{Catalog, TableSchema};
 
 use crate::plan::ServerInfo;
 use crate::types::{Column, DataType, ResultSet, Value};
 
 /// The ClickHouse type name a client sees for a stored column.
 pub fn clickhouse_type(schema: &TableSchema, pos: usize) -> String {
-    let c = &schema.columns[pos];
-    let base = match c.ty {
-        ColumnType::Int64 => "Int64",
-        ColumnType::UInt64 => "UInt64",
-        ColumnType::Float64 => "Float64",
-        ColumnType::Bool => "Bool",
-        ColumnType::Timestamp => "DateTime64(9)",
-        ColumnType::Symbol => "LowCardinality(String)",
-        ColumnType::String => "String",
-    };
-    if pos == schema.ts_index || pos == schema.key_index {
-        base.to_string()
-    } else if c.ty == ColumnType::Symbol {
-        "LowCardinality(Nullable(String))".to_string()
-    } else {
-        format!("Nullable({base})")
-    }
+    crate::input::clickhouse_type_name(schema, pos)
 }
 
 fn build(cols: &[(&str, DataType)], rows: Vec<Vec<Value>>) -> ResultSet {

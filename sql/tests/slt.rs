@@ -29,13 +29,24 @@ const INSERT_CHUNK_ROWS: usize = 250;
 const FLOAT_RELATIVE_TOLERANCE: f64 = 1e-9;
 const FLOAT_ABSOLUTE_TOLERANCE: f64 = 1e-12;
 
-/// `(table, CREATE statement or None for the tables a fresh data directory has)`.
-const TABLES: [(&str, Option<&str>); 3] = [
-    ("trades", None),
-    ("quotes", None),
+/// `(table, CREATE statement)`: the same columns and nullability as the chDB tables
+/// tools/sqlref/gen_expected.py made the expected results from. The fresh data directory's
+/// `trades` and `quotes` (NOT NULL columns) are dropped first.
+const TABLES: [(&str, &str); 3] = [
+    (
+        "trades",
+        "CREATE TABLE trades (timestamp DateTime64(9), symbol LowCardinality(String), \
+         price Nullable(Float64), volume Nullable(Int64))",
+    ),
+    (
+        "quotes",
+        "CREATE TABLE quotes (timestamp DateTime64(9), symbol LowCardinality(String), \
+         bid Nullable(Float64), ask Nullable(Float64), bid_size Nullable(Int64), \
+         ask_size Nullable(Int64))",
+    ),
     (
         "ticks",
-        Some("CREATE TABLE ticks (ts DateTime64(9), symbol Int64, px Float64) ENGINE = MergeTree ORDER BY (symbol, ts)"),
+        "CREATE TABLE ticks (ts DateTime64(9), symbol Int64, px Nullable(Float64)) ENGINE = MergeTree ORDER BY (symbol, ts)",
     ),
 ];
 
@@ -53,9 +64,10 @@ fn open_loaded(dir: &Path) -> Database {
     })
     .expect("open database");
     for (table, create) in TABLES {
-        if let Some(sql) = create {
-            db.execute(sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
-        }
+        db.execute(&format!("DROP TABLE IF EXISTS {table}"))
+            .unwrap_or_else(|e| panic!("dropping {table}: {e}"));
+        db.execute(create)
+            .unwrap_or_else(|e| panic!("{create}: {e}"));
         let path = slt_dir().join("data").join(format!("{table}.csv"));
         let text =
             std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));

@@ -20,6 +20,9 @@ pub struct TableSpec {
     pub columns: Vec<(String, ColumnType)>,
     pub timestamp: String,
     pub symbol: String,
+    /// Columns declared NOT NULL (ClickHouse: any type not wrapped in `Nullable`). The
+    /// timestamp and symbol columns are always NOT NULL whether listed or not.
+    pub not_null: Vec<String>,
 }
 
 impl TableSpec {
@@ -29,6 +32,7 @@ impl TableSpec {
             columns: Vec::new(),
             timestamp: "timestamp".into(),
             symbol: "symbol".into(),
+            not_null: Vec::new(),
         }
     }
 
@@ -37,24 +41,33 @@ impl TableSpec {
         self
     }
 
-    /// `trades(timestamp, symbol, price Float64, volume Int64)`.
+    /// Adds a NOT NULL column: NULL or omitted cells are stored as the type's default.
+    pub fn column_not_null(mut self, name: impl Into<String>, ty: ColumnType) -> TableSpec {
+        let name = name.into();
+        self.not_null.push(name.clone());
+        self.columns.push((name, ty));
+        self
+    }
+
+    /// `trades(timestamp, symbol, price Float64, volume Int64)`, every column NOT NULL.
     pub fn trades() -> TableSpec {
         TableSpec::new("trades")
             .column("timestamp", ColumnType::Timestamp)
             .column("symbol", ColumnType::Symbol)
-            .column("price", ColumnType::Float64)
-            .column("volume", ColumnType::Int64)
+            .column_not_null("price", ColumnType::Float64)
+            .column_not_null("volume", ColumnType::Int64)
     }
 
-    /// `quotes(timestamp, symbol, bid, ask Float64, bid_size, ask_size Int64)`.
+    /// `quotes(timestamp, symbol, bid, ask Float64, bid_size, ask_size Int64)`, every column
+    /// NOT NULL.
     pub fn quotes() -> TableSpec {
         TableSpec::new("quotes")
             .column("timestamp", ColumnType::Timestamp)
             .column("symbol", ColumnType::Symbol)
-            .column("bid", ColumnType::Float64)
-            .column("ask", ColumnType::Float64)
-            .column("bid_size", ColumnType::Int64)
-            .column("ask_size", ColumnType::Int64)
+            .column_not_null("bid", ColumnType::Float64)
+            .column_not_null("ask", ColumnType::Float64)
+            .column_not_null("bid_size", ColumnType::Int64)
+            .column_not_null("ask_size", ColumnType::Int64)
     }
 }
 
@@ -156,6 +169,12 @@ impl Catalog {
             table: spec.name.clone(),
             column: spec.symbol.clone(),
         })?;
+        if let Some(n) = spec.not_null.iter().find(|n| find(n).is_none()) {
+            return Err(RequestError::InvalidSchema(format!(
+                "NOT NULL column '{n}' is not a column of {}",
+                spec.name
+            )));
+        }
         let columns: Vec<ColumnSchema> = spec
             .columns
             .iter()
@@ -164,6 +183,7 @@ impl Catalog {
                 id: i as u16,
                 name: name.clone(),
                 ty: *ty,
+                nullable: i != ts_index && i != key_index && !spec.not_null.contains(name),
             })
             .collect();
         if columns.len() > u16::MAX as usize {
@@ -215,10 +235,12 @@ impl Catalog {
                 "cannot add column {name:?}"
             )));
         }
+        // Rows written before the column existed have no value: the column is nullable.
         t.columns.push(ColumnSchema {
             id: t.next_column_id,
             name: name.to_string(),
             ty,
+            nullable: true,
         });
         t.next_column_id += 1;
         t.check_invariants()?;

@@ -72,6 +72,8 @@ pub enum RequestError {
         len: usize,
         max: usize,
     },
+    #[error("invalid UTF-8 in symbol column '{column}' at row {row}")]
+    InvalidUtf8 { column: String, row: usize },
 }
 
 pub type Result<T, E = StorageError> = std::result::Result<T, E>;

@@ -16,6 +16,7 @@
 pub mod batch;
 pub mod catalog;
 pub mod colfile;
+mod defaults;
 pub mod dict;
 pub mod error;
 mod hash;
@@ -32,6 +33,7 @@ pub use batch::{Batch, BatchColumn, ColumnBuf, StrValues, Values};
 pub use catalog::{Catalog, TableSpec};
 pub use dict::SymbolDict;
 pub use error::{RequestError, Result, StorageError};
+pub use hash::{FxBuildHasher, FxHashMap, FxHasher};
 pub use index::{BlockColumn, BlockMeta};
 pub use scan::{BlockView, ColumnData, ColumnSlice, ScanSpec, ScanStats};
 pub use shard::{Clock, CommitReport, RecoveryReport, Shard, ShardConfig, ShardStats, SystemClock};

@@ -928,8 +928,18 @@ impl Shard {
 
     /// Validates `batch`, stages its WAL record and adds its rows to the hot buffers. The rows
     /// are visible to scans at once and durable once a `commit` reports `durable_seq >= seq`.
-    /// A batch that fails validation changes nothing.
+    /// A batch that fails validation changes nothing. NULL and omitted cells of NOT NULL
+    /// columns are stored as the type's default (see `defaults.rs`).
     pub fn append(&mut self, batch: &Batch) -> Result<Seq> {
+        let schema = self.catalog.require(&batch.table)?;
+        if let Some(filled) = crate::defaults::fill_not_null(schema, batch) {
+            return self.append_filled(&filled);
+        }
+        self.append_filled(batch)
+    }
+
+    /// `append` once NOT NULL columns hold no NULL.
+    fn append_filled(&mut self, batch: &Batch) -> Result<Seq> {
         let schema = self.catalog.require(&batch.table)?;
         let mut columns = std::mem::take(&mut self.resolved_scratch);
         let result = resolve(schema, batch, &mut columns).map(|rows| {
@@ -1664,11 +1674,17 @@ fn resolve(
             Values::Str(s) if c.ty == ColumnType::Symbol => {
                 for i in (0..s.len()).filter(|&i| bc.data.is_valid(i)) {
                     let v = s.get(i);
-                    if v.len() > SYMBOL_BYTES_MAX || std::str::from_utf8(v).is_err() {
+                    if v.len() > SYMBOL_BYTES_MAX {
                         return Err(RequestError::StringTooLong {
                             column: bc.name.clone(),
                             len: v.len(),
                             max: SYMBOL_BYTES_MAX,
+                        });
+                    }
+                    if std::str::from_utf8(v).is_err() {
+                        return Err(RequestError::InvalidUtf8 {
+                            column: bc.name.clone(),
+                            row: i,
                         });
                     }
                 }

@@ -120,6 +120,15 @@ pub struct ColumnSchema {
     pub id: ColumnId,
     pub name: String,
     pub ty: ColumnType,
+    /// Whether the column may hold NULL (ClickHouse `Nullable(T)`). A NOT NULL column never
+    /// stores NULL: `Shard::append` gives its NULL and omitted cells the type's default.
+    /// Catalogs written before this field existed read as nullable, which is what they were.
+    #[serde(default = "nullable_by_default")]
+    pub nullable: bool,
+}
+
+fn nullable_by_default() -> bool {
+    true
 }
 
 /// A table: its columns in declaration order, plus which are the designated timestamp and

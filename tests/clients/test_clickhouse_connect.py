@@ -186,20 +186,10 @@ def test_insert_with_describe(client):
     assert client.query("SELECT symbol, price, volume FROM cc_described").result_rows == [("AAPL", 1.5, 3)]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "server bug: a column declared `Int64` (not Nullable) is reported as `Nullable(Int64)` in results, "
-    "DESCRIBE and system.columns"
-))
 def test_describe_columns(client):
     result = client.query("DESCRIBE TABLE cc_trades")
     assert result.column_names == ("name", "type", "default_type", "default_expression", "comment", "codec_expression", "ttl_expression")
     assert [row[:2] for row in result.result_rows] == list(zip(COLUMNS, TYPES))
-
-
-NOT_NULL_BUG = (
-    "server bug: a column declared `Int64` (not Nullable) is reported as `Nullable(Int64)` in results, "
-    "DESCRIBE and system.columns"
-)
 
 
 def test_result_column_types(client, trades):
@@ -209,7 +199,6 @@ def test_result_column_types(client, trades):
     assert names in (TYPES[:3], [TYPES[0], "String", TYPES[2]])
 
 
-@pytest.mark.xfail(strict=True, reason=NOT_NULL_BUG)
 def test_not_null_column_type(client, trades):
     result = client.query(f"SELECT volume FROM {trades} LIMIT 1")
     assert [t.name for t in result.column_types] == ["Int64"]

@@ -12,13 +12,14 @@ import requests
 T0 = 1_700_000_000_123_456_789
 
 COLUMNS = "timestamp DateTime64(9), symbol LowCardinality(String), price Float64, qty Int64, note String, flag Bool"
+# The declared types, as ClickHouse reports them: no column here is Nullable.
 TYPES = {
     "timestamp": "DateTime64(9)",
     "symbol": "LowCardinality(String)",
-    "price": "Nullable(Float64)",
-    "qty": "Nullable(Int64)",
-    "note": "Nullable(String)",
-    "flag": "Nullable(Bool)",
+    "price": "Float64",
+    "qty": "Int64",
+    "note": "String",
+    "flag": "Bool",
 }
 EXPECTED = [
     {"ts": T0, "symbol": "AAPL", "price": 187.25, "qty": 100, "note": "first", "flag": True},

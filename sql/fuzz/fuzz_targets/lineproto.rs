@@ -39,6 +39,7 @@ fuzz_target!(|data: &[u8]| {
                     id: i as u16,
                     name: name.clone(),
                     ty: if i < 2 { *ty } else { storage::ColumnType::Float64 },
+                    nullable: true,
                 })
                 .collect(),
             ts_index: 0,

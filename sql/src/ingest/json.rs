@@ -877,6 +877,7 @@ mod tests {
                     id: i as u16,
                     name: n.to_string(),
                     ty: *t,
+                    nullable: true,
                 })
                 .collect(),
             ts_index: 0,

@@ -263,6 +263,7 @@ fn schema() -> TableSchema {
                 id: i as u16,
                 name: n.to_string(),
                 ty: *t,
+                nullable: true,
             })
             .collect(),
         ts_index: 0,

@@ -411,6 +411,7 @@ mod tests {
                 id: i as u16,
                 name: name.clone(),
                 ty: *ty,
+                nullable: true,
             })
             .collect();
         let s = TableSchema {
@@ -440,6 +441,7 @@ mod tests {
                 id: s.next_column_id,
                 name: name.clone(),
                 ty: *ty,
+                nullable: true,
             });
             s.next_column_id += 1;
         }
@@ -640,6 +642,7 @@ mod tests {
             ],
             timestamp: "ts".into(),
             symbol: "sym".into(),
+            not_null: Vec::new(),
         };
         let table = schema(spec);
         let t = line("m,symbol=A v=1\nm,symbol=B,sym=x v=2\n");

@@ -433,8 +433,8 @@ pub fn clickhouse_type_name(schema: &TableSchema, index: usize) -> String {
         ColumnType::Symbol => "LowCardinality(String)",
         ColumnType::String => "String",
     };
-    let required = index == schema.ts_index || index == schema.key_index;
-    match (required, column.ty) {
+    let not_null = !column.nullable || index == schema.ts_index || index == schema.key_index;
+    match (not_null, column.ty) {
         (true, _) => base.to_string(),
         (false, ColumnType::Symbol) => "LowCardinality(Nullable(String))".to_string(),
         (false, _) => format!("Nullable({base})"),

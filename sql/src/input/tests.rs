@@ -20,6 +20,7 @@ fn schema(name: &str, columns: &[(&str, ColumnType)]) -> TableSchema {
                 id: i as u16,
                 name: n.to_string(),
                 ty: *t,
+                nullable: true,
             })
             .collect(),
         ts_index: 0,
