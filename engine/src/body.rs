@@ -99,6 +99,52 @@ impl ChunkStream {
     }
 }
 
+impl ChunkStream {
+    /// The same chunks, each passed through `f`, then (once the source ends without an abort)
+    /// one last chunk from `end` (for example, a compressor's trailer).
+    pub fn map(
+        self,
+        f: impl FnMut(Vec<u8>) -> Vec<u8> + Unpin + 'static,
+        end: impl FnOnce() -> Vec<u8> + Unpin + 'static,
+    ) -> ChunkStream {
+        ChunkStream::new(MapSource {
+            inner: self,
+            f,
+            end: Some(end),
+        })
+    }
+}
+
+struct MapSource<F, E> {
+    inner: ChunkStream,
+    f: F,
+    end: Option<E>,
+}
+
+impl<F, E> ChunkSource for MapSource<F, E>
+where
+    F: FnMut(Vec<u8>) -> Vec<u8> + Unpin,
+    E: FnOnce() -> Vec<u8> + Unpin,
+{
+    fn poll_chunk(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Vec<u8>, StreamAbort>>> {
+        let this = self.get_mut();
+        if this.end.is_none() {
+            return Poll::Ready(None);
+        }
+        match this.inner.poll_next(cx) {
+            Poll::Ready(Some(Ok(chunk))) => Poll::Ready(Some(Ok((this.f)(chunk)))),
+            Poll::Ready(None) => {
+                let end = this.end.take().expect("checked above");
+                Poll::Ready(Some(Ok(end())))
+            }
+            other => other,
+        }
+    }
+}
+
 struct IterSource<I> {
     chunks: I,
 }

@@ -120,3 +120,177 @@ pub fn clickhouse_blocks(mut data: &[u8]) -> Result<Vec<u8>, String> {
     }
     Ok(out)
 }
+
+/// Encodings a response can be sent in (`enable_http_compression=1` plus `Accept-Encoding`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResponseEncoding {
+    Gzip,
+    Zstd,
+    /// LZ4 frame format, as ClickHouse and its clients mean by `lz4`.
+    Lz4,
+}
+
+impl ResponseEncoding {
+    pub fn name(self) -> &'static str {
+        match self {
+            ResponseEncoding::Gzip => "gzip",
+            ResponseEncoding::Zstd => "zstd",
+            ResponseEncoding::Lz4 => "lz4",
+        }
+    }
+
+    /// Compresses all of `data` (a whole response body).
+    pub fn encode(self, data: &[u8]) -> Vec<u8> {
+        let mut e = StreamEncoder::new(self);
+        let mut out = e.push(data);
+        out.extend(e.finish());
+        out
+    }
+}
+
+/// Compresses a body that arrives in chunks: each pushed chunk comes out as whatever the
+/// encoder can emit so far (gzip: a sync flush; LZ4: whole blocks), so a client decodes the
+/// result as one stream while the server never holds more than a chunk. zstd chunks are
+/// independent frames, which zstd decoders read as one stream.
+pub enum StreamEncoder {
+    Gzip(flate2::write::GzEncoder<Vec<u8>>),
+    Zstd,
+    Lz4(Box<lz4_flex::frame::FrameEncoder<Vec<u8>>>),
+}
+
+impl StreamEncoder {
+    pub fn new(encoding: ResponseEncoding) -> StreamEncoder {
+        match encoding {
+            ResponseEncoding::Gzip => StreamEncoder::Gzip(flate2::write::GzEncoder::new(
+                Vec::new(),
+                flate2::Compression::fast(),
+            )),
+            ResponseEncoding::Zstd => StreamEncoder::Zstd,
+            ResponseEncoding::Lz4 => {
+                StreamEncoder::Lz4(Box::new(lz4_flex::frame::FrameEncoder::new(Vec::new())))
+            }
+        }
+    }
+
+    /// Compresses `data`; returns the bytes ready to send.
+    pub fn push(&mut self, data: &[u8]) -> Vec<u8> {
+        use std::io::Write;
+        match self {
+            StreamEncoder::Gzip(e) => {
+                e.write_all(data).expect("writing to a Vec");
+                e.flush().expect("writing to a Vec");
+                std::mem::take(e.get_mut())
+            }
+            StreamEncoder::Zstd if data.is_empty() => Vec::new(),
+            StreamEncoder::Zstd => ruzstd::encoding::compress_to_vec(
+                data,
+                ruzstd::encoding::CompressionLevel::Fastest,
+            ),
+            StreamEncoder::Lz4(e) => {
+                e.write_all(data).expect("writing to a Vec");
+                e.flush().expect("writing to a Vec");
+                std::mem::take(e.get_mut())
+            }
+        }
+    }
+
+    /// The trailer that ends the stream.
+    pub fn finish(self) -> Vec<u8> {
+        match self {
+            StreamEncoder::Gzip(e) => e.finish().expect("writing to a Vec"),
+            StreamEncoder::Zstd => Vec::new(),
+            StreamEncoder::Lz4(e) => e.finish().expect("writing to a Vec"),
+        }
+    }
+}
+
+/// The encoding to answer `r` in: `None` unless the request enables HTTP compression
+/// (`enable_http_compression=1`, as a URL setting) and its `Accept-Encoding` names one Ronto
+/// produces. The client's order decides; `q=0` excludes; `*` means gzip.
+pub fn response_encoding(r: &Request) -> Option<ResponseEncoding> {
+    let enabled = r
+        .param("enable_http_compression")
+        .is_some_and(|v| v == "1" || v.eq_ignore_ascii_case("true"));
+    if !enabled {
+        return None;
+    }
+    let accept = r.header("accept-encoding")?;
+    accept.split(',').find_map(|item| {
+        let mut parts = item.split(';');
+        let name = parts.next()?.trim().to_ascii_lowercase();
+        let refused = parts.any(|p| {
+            p.trim()
+                .strip_prefix("q=")
+                .and_then(|q| q.trim().parse::<f32>().ok())
+                .is_some_and(|q| q <= 0.0)
+        });
+        if refused {
+            return None;
+        }
+        match name.as_str() {
+            "gzip" | "x-gzip" | "*" => Some(ResponseEncoding::Gzip),
+            "zstd" => Some(ResponseEncoding::Zstd),
+            "lz4" => Some(ResponseEncoding::Lz4),
+            _ => None,
+        }
+    })
+}
+
+/// `response` with its body compressed in `encoding` and `Content-Encoding` set.
+pub fn compress_response(
+    mut response: crate::router::Response,
+    encoding: ResponseEncoding,
+) -> crate::router::Response {
+    use crate::body::Body;
+    response.body = match response.body {
+        Body::Full(bytes) => Body::Full(encoding.encode(&bytes)),
+        Body::Stream(stream) => {
+            // The encoder is shared by the per-chunk closure and the trailer closure.
+            let encoder = std::rc::Rc::new(std::cell::RefCell::new(Some(StreamEncoder::new(
+                encoding,
+            ))));
+            let at_end = std::rc::Rc::clone(&encoder);
+            Body::Stream(stream.map(
+                move |chunk| {
+                    encoder
+                        .borrow_mut()
+                        .as_mut()
+                        .map_or_else(Vec::new, |e| e.push(&chunk))
+                },
+                move || at_end.borrow_mut().take().map_or_else(Vec::new, StreamEncoder::finish),
+            ))
+        }
+    };
+    response.with_header("Content-Encoding", encoding.name())
+}
+
+#[cfg(test)]
+mod response_tests {
+    use super::*;
+
+    #[test]
+    fn every_encoding_round_trips_whole_and_streamed() {
+        let a = b"timestamp\tsymbol\n".repeat(100);
+        let b = b"1\tAAPL\n".repeat(1000);
+        let want = [a.clone(), b.clone()].concat();
+        for enc in [
+            ResponseEncoding::Gzip,
+            ResponseEncoding::Zstd,
+            ResponseEncoding::Lz4,
+        ] {
+            let decode = |body: &[u8]| match enc {
+                ResponseEncoding::Lz4 => lz4_frame(body).unwrap(),
+                other => named(other.name(), body, DECOMPRESSED_BYTES_MAX).unwrap(),
+            };
+            let whole = enc.encode(&want);
+            assert!(decode(&whole) == want, "{enc:?} whole");
+            let mut streamed = StreamEncoder::new(enc);
+            let mut body = streamed.push(&a);
+            body.extend(streamed.push(&b));
+            body.extend(streamed.push(b""));
+            body.extend(streamed.finish());
+            let got = decode(&body);
+            assert!(got == want, "{enc:?} streamed: {} bytes, want {}", got.len(), want.len());
+        }
+    }
+}

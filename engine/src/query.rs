@@ -241,6 +241,15 @@ pub async fn handle_query(ctx: &CoreCtx, request: Request) -> Response {
         Ok(b) => b,
         Err(msg) => return Response::clickhouse_error(400, 432, "UNKNOWN_CODEC", &msg),
     };
+    // One database, `default` (plus the read-only `system`): any other name is refused as
+    // ClickHouse refuses a database that does not exist, rather than silently using `default`.
+    let database = request
+        .param("database")
+        .or_else(|| request.header("x-clickhouse-database"));
+    if let Some(db) = database.filter(|d| !d.is_empty() && *d != "default" && *d != "system") {
+        let e = SqlError::coded(81, "UNKNOWN_DATABASE", format!("Database {db} does not exist"));
+        return error_response(&request, &e, started);
+    }
     let (text, data) = match query_and_data(&request, &body) {
         Ok(x) => x,
         Err(e) => return error_response(&request, &e, started),
@@ -298,7 +307,11 @@ pub async fn handle_query(ctx: &CoreCtx, request: Request) -> Response {
                 Ok(o) => o,
                 Err(resp) => return resp,
             };
-            respond_rows(&query_id, result, out, stats, started)
+            let response = respond_rows(&query_id, result, out, stats, started);
+            match crate::compress::response_encoding(&request) {
+                Some(encoding) => crate::compress::compress_response(response, encoding),
+                None => response,
+            }
         }
         Ok(Answer::Done { written_rows }) => {
             let summary = summary(0, 0, written_rows, 0, started);

@@ -303,18 +303,10 @@ fn encode(s: &str) -> String {
     out
 }
 
-/// A trade as the Rust client sees it. `volume` is declared `Int64` but the server reports
-/// `Nullable(Int64)` (see `rust_client_reads_a_not_null_column_as_plain_i64`).
+/// A trade as the Rust client sees it: `price` is `Nullable(Float64)`, `volume` a plain `Int64`
+/// (the crate's schema validation checks both against the server's types).
 #[derive(Debug, Clone, PartialEq, Row, Serialize, Deserialize)]
 struct Trade {
-    timestamp: i64,
-    symbol: String,
-    price: Option<f64>,
-    volume: Option<i64>,
-}
-
-#[derive(Debug, Clone, PartialEq, Row, Serialize, Deserialize)]
-struct StrictTrade {
     timestamp: i64,
     symbol: String,
     price: Option<f64>,
@@ -329,25 +321,25 @@ fn sample_trades() -> Vec<Trade> {
             timestamp: BASE_NS + 123_456_789,
             symbol: "AAPL".into(),
             price: Some(187.25),
-            volume: Some(100),
+            volume: 100,
         },
         Trade {
             timestamp: BASE_NS + 1_000_000_001,
             symbol: "MSFT".into(),
             price: None,
-            volume: Some(-7),
+            volume: -7,
         },
         Trade {
             timestamp: BASE_NS + 2_000_000_000,
             symbol: "AAPL".into(),
             price: Some(0.1),
-            volume: Some(1 << 62),
+            volume: 1 << 62,
         },
         Trade {
             timestamp: BASE_NS + 3_999_999_999,
             symbol: "it's \"q\"\t\\".into(),
             price: Some(-1e300),
-            volume: Some(0),
+            volume: 0,
         },
     ]
 }
@@ -366,7 +358,7 @@ fn values_sql(table: &str, rows: &[Trade]) -> String {
         .map(|t| {
             let symbol = t.symbol.replace('\\', "\\\\").replace('\'', "\\'");
             let price = t.price.map_or("NULL".to_string(), |p| format!("{p:?}"));
-            let volume = t.volume.map_or("NULL".to_string(), |v| v.to_string());
+            let volume = t.volume;
             format!("({}, '{symbol}', {price}, {volume})", t.timestamp)
         })
         .collect();
@@ -433,12 +425,12 @@ fn rust_client_fetches_rows() {
             .unwrap();
         assert!(!version.is_empty());
         assert_eq!(tz, "UTC");
-        let sums: (String, u64, Option<i64>) = c
+        let sums: (String, u64, i64) = c
             .query("SELECT symbol, count(), sum(volume) FROM rs_fetch WHERE symbol = 'AAPL' GROUP BY symbol")
             .fetch_one()
             .await
             .unwrap();
-        assert_eq!(sums, ("AAPL".to_string(), 2, Some(100 + (1 << 62))));
+        assert_eq!(sums, ("AAPL".to_string(), 2, 100 + (1 << 62)));
         let empty = c
             .query("SELECT ?fields FROM rs_fetch WHERE symbol = 'NONE'")
             .fetch_all::<Trade>()
@@ -466,8 +458,6 @@ fn rust_client_sees_clickhouse_errors() {
 }
 
 #[test]
-#[ignore = "server bug: a column declared `Int64` is reported as `Nullable(Int64)`, so the crate's \
-            schema validation rejects a struct field `volume: i64`"]
 fn rust_client_reads_a_not_null_column_as_plain_i64() {
     let server = Server::start(&[]);
     runtime().block_on(async {
@@ -479,7 +469,7 @@ fn rust_client_reads_a_not_null_column_as_plain_i64() {
             .unwrap();
         let got = c
             .query("SELECT ?fields FROM rs_strict ORDER BY timestamp")
-            .fetch_all::<StrictTrade>()
+            .fetch_all::<Trade>()
             .await
             .unwrap();
         assert_eq!(got.len(), sample_trades().len());
@@ -776,8 +766,6 @@ fn describe_and_show_take_a_format_clause() {
 }
 
 #[test]
-#[ignore = "server bug: `database=nope` (or X-ClickHouse-Database: nope) is accepted and the \
-            query runs against `default`; ClickHouse answers 404 Code 81 UNKNOWN_DATABASE"]
 fn an_unknown_database_is_refused() {
     let server = Server::start(&[]);
     let response = server.post(
@@ -787,6 +775,13 @@ fn an_unknown_database_is_refused() {
     );
     assert_eq!(response.status, 404, "{}", response.text());
     assert_eq!(response.header("x-clickhouse-exception-code"), Some("81"));
+    assert!(response.text().contains("UNKNOWN_DATABASE"), "{}", response.text());
+    let by_header = server.post("", &["X-ClickHouse-Database: nope"], b"SELECT 1");
+    assert_eq!(by_header.status, 404, "{}", by_header.text());
+    for known in ["default", "system"] {
+        let ok = server.post(&format!("?database={known}"), &[], b"SELECT 1 FORMAT TSV");
+        assert_eq!((ok.status, ok.text().as_str()), (200, "1\n"), "database={known}");
+    }
 }
 
 #[test]
@@ -880,7 +875,7 @@ fn sigterm_exits_cleanly_and_the_data_survives_a_restart() {
             } else {
                 Some(i as f64 / 4.0)
             },
-            volume: Some(i),
+            volume: i,
         })
         .collect();
     server.ok(&create_sql("survivors"));
@@ -949,4 +944,26 @@ fn the_epoll_driver_serves_real_clients() {
         t.join().unwrap();
     }
     assert_eq!(server.terminate().code(), Some(0), "log:\n{}", server.log());
+}
+
+/// ClickHouse's `input_format_null_as_default`: a NULL or omitted value of a column declared
+/// without `Nullable` is stored as the type's default; a `Nullable` column keeps NULL. (A
+/// LowCardinality(String) column other than the symbol is stored, and reported, as String.)
+#[test]
+fn not_null_columns_store_defaults_for_null_and_omitted_values() {
+    let server = Server::start(&[]);
+    server.ok(
+        "CREATE TABLE nn (timestamp DateTime64(9), symbol String, px Float64, \
+         qty Int64, venue LowCardinality(String), note Nullable(String))",
+    );
+    server.ok("INSERT INTO nn (timestamp, symbol, px, qty, venue, note) VALUES (1, 'A', NULL, 5, NULL, NULL)");
+    server.ok("INSERT INTO nn (timestamp, symbol) VALUES (2, 'A')");
+    let rows = server.ok("SELECT px, qty, venue, note FROM nn ORDER BY timestamp FORMAT TSV");
+    assert_eq!(rows.text(), "0\t5\t\t\\N\n0\t0\t\t\\N\n");
+    let types = server.ok("SELECT name, type FROM system.columns WHERE table = 'nn' FORMAT TSV");
+    assert_eq!(
+        types.text(),
+        "timestamp\tDateTime64(9)\nsymbol\tLowCardinality(String)\npx\tFloat64\nqty\tInt64\n\
+         venue\tString\nnote\tNullable(String)\n"
+    );
 }
