@@ -1,15 +1,15 @@
 //! Execution: per-shard fragments (scan → filter → partial aggregate or projection) and the
 //! merge step (combine partials → HAVING → projection → DISTINCT → ORDER BY → LIMIT).
 
-use std::collections::HashMap;
 use std::ops::ControlFlow;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use storage::{ScanSpec, Shard};
+use storage::{FxHashMap, ScanSpec, Shard};
 
 use crate::agg::{canonical_bits, AggCall, AggFunc, AggState, KeyPart};
 use crate::error::{Result, SqlError};
 use crate::expr::{compare_values, truthy, Expr};
+use crate::group::{merge_partials, push_key, push_key_i64, Bucket, GroupIndex};
 use crate::types::{Column, DataType, ResultSet, Value};
 use crate::vector::{Col, Vector};
 
@@ -152,11 +152,66 @@ pub struct Fragment {
     pub limits: QueryLimits,
 }
 
-/// Group keys and partial aggregate states.
+/// Group keys and partial aggregate states, columnar: group `g` is row `g` of every key
+/// column and `states[g * aggs..(g + 1) * aggs]`.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Groups {
-    pub keys: Vec<Vec<Value>>,
-    pub states: Vec<Vec<AggState>>,
+    /// One column per GROUP BY key, one row per group.
+    pub keys: Vec<Column>,
+    pub states: Vec<AggState>,
+    /// Number of groups.
+    pub len: usize,
+    /// Whether a key is the table's shard key, so groups of different shards never share a
+    /// key and the merge may concatenate them.
+    pub disjoint: bool,
+}
+
+impl Groups {
+    pub fn empty(spec: &AggSpec) -> Groups {
+        Groups {
+            keys: spec.keys.iter().map(|k| Column::new("", k.ty())).collect(),
+            states: Vec::new(),
+            len: 0,
+            disjoint: false,
+        }
+    }
+
+    /// Asserts the shape every producer keeps (tests).
+    pub fn check_invariants(&self, spec: &AggSpec) {
+        assert_eq!(self.keys.len(), spec.keys.len(), "key columns");
+        assert!(self.keys.iter().all(|k| k.len() == self.len), "key rows");
+        assert_eq!(self.states.len(), self.len * spec.aggs.len(), "states");
+    }
+}
+
+/// Where chunks come from, for the grouping fast paths: a scan hands over one key's rows
+/// per chunk, sorted by time.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ChunkHints {
+    /// Chunk column holding the shard key: constant within every chunk.
+    pub key_column: Option<usize>,
+    /// Chunk column holding the designated timestamp: sorted within every chunk, no NULLs.
+    pub ts_column: Option<usize>,
+}
+
+#[cfg(test)]
+thread_local! {
+    /// Tests set this to run every grouping through the general row path (no chunk hints,
+    /// no concatenating merge), the reference the fast paths are compared with.
+    pub(crate) static ROW_PATH_ONLY: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    /// Chunks the run path aggregated (tests check the fast path really ran).
+    pub(crate) static RUN_PATH_CHUNKS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// How one GROUP BY key is computed per chunk.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum KeyKind {
+    /// The shard-key column: one value per chunk, no per-row work.
+    Constant(usize),
+    /// A time bucket of the sorted timestamp column: runs, not rows.
+    Bucket(usize, Bucket),
+    /// Anything else: evaluated and coded per row.
+    General,
 }
 
 /// What a fragment sends back to the merging core.
@@ -181,13 +236,19 @@ pub struct Pipeline<'w> {
     work: &'w Work,
     limits: QueryLimits,
     // Aggregation state.
-    group_index: HashMap<Box<[u64]>, usize>,
+    /// Per GROUP BY key, how it is computed.
+    kinds: Vec<KeyKind>,
+    /// Key codes (one word per key, then a null mask) → group number.
+    group_index: GroupIndex,
     groups: Groups,
-    strings: HashMap<Box<[u8]>, u64>,
+    strings: FxHashMap<Box<[u8]>, u64>,
     /// Symbol id → string code. A pipeline reads one shard, so one dictionary.
-    sym_codes: HashMap<u32, u64>,
+    sym_codes: FxHashMap<u32, u64>,
     /// Per-key-column code vectors, reused across chunks.
     code_scratch: Vec<Vec<u64>>,
+    /// Bucket runs of the current chunk, reused.
+    run_scratch: Vec<(i64, u32, u32)>,
+    /// Bytes of fixed-size group state (keys, states, index), kept as groups are made.
     state_bytes: usize,
     // Projection state.
     out: Vec<Column>,
@@ -200,6 +261,48 @@ pub struct Pipeline<'w> {
 
 impl<'w> Pipeline<'w> {
     pub fn new(filter: Option<&'w Expr>, work: &'w Work, limits: QueryLimits) -> Pipeline<'w> {
+        Pipeline::with_hints(filter, work, limits, ChunkHints::default())
+    }
+
+    /// A pipeline over chunks that keep `hints` (a scan's blocks).
+    pub fn with_hints(
+        filter: Option<&'w Expr>,
+        work: &'w Work,
+        limits: QueryLimits,
+        hints: ChunkHints,
+    ) -> Pipeline<'w> {
+        #[cfg(test)]
+        let hints = if ROW_PATH_ONLY.with(std::cell::Cell::get) {
+            ChunkHints::default()
+        } else {
+            hints
+        };
+        let (kinds, groups, width) = match work {
+            Work::Aggregate(spec) => {
+                let kinds: Vec<KeyKind> = spec
+                    .keys
+                    .iter()
+                    .map(|k| match (k, Bucket::of(k)) {
+                        (Expr::Column { index, .. }, _) if hints.key_column == Some(*index) => {
+                            KeyKind::Constant(*index)
+                        }
+                        (_, Some((col, b))) if hints.ts_column == Some(col) => {
+                            KeyKind::Bucket(col, b)
+                        }
+                        _ => KeyKind::General,
+                    })
+                    .collect();
+                let mut groups = Groups::empty(spec);
+                groups.disjoint = kinds.iter().any(|k| matches!(k, KeyKind::Constant(_)));
+                let width = if spec.keys.is_empty() {
+                    0
+                } else {
+                    spec.keys.len() + 1
+                };
+                (kinds, groups, width)
+            }
+            Work::Project { .. } => (Vec::new(), Groups::default(), 0),
+        };
         let out = match work {
             Work::Project { exprs, .. } => exprs.iter().map(|e| Column::new("", e.ty())).collect(),
             Work::Aggregate(_) => Vec::new(),
@@ -208,11 +311,13 @@ impl<'w> Pipeline<'w> {
             filter,
             work,
             limits,
-            group_index: HashMap::new(),
-            groups: Groups::default(),
-            strings: HashMap::new(),
-            sym_codes: HashMap::new(),
+            kinds,
+            group_index: GroupIndex::new(width),
+            groups,
+            strings: FxHashMap::default(),
+            sym_codes: FxHashMap::default(),
             code_scratch: Vec::new(),
+            run_scratch: Vec::new(),
             state_bytes: 0,
             out,
             rows_out: 0,
@@ -348,11 +453,6 @@ impl<'w> Pipeline<'w> {
         order: &[i64],
         sorted: bool,
     ) -> Result<()> {
-        let keys: Vec<Col<'_>> = spec
-            .keys
-            .iter()
-            .map(|k| k.eval(cols, len))
-            .collect::<Result<_>>()?;
         let args: Vec<Vec<Col<'_>>> = spec
             .aggs
             .iter()
@@ -363,13 +463,148 @@ impl<'w> Pipeline<'w> {
                     .collect::<Result<Vec<_>>>()
             })
             .collect::<Result<_>>()?;
-        if keys.is_empty() {
-            let g = self.group_for(&[], &keys, 0, spec);
-            for (a, call) in spec.aggs.iter().enumerate() {
-                self.groups.states[g][a].update(call, &args[a], order, sorted, 0, len);
-            }
+        if spec.keys.is_empty() {
+            let g = self.group_for(&[], spec, |_| {});
+            self.update_group(spec, g, &args, order, sorted, 0, len);
             return self.check_memory();
         }
+        if !self.aggregate_runs(spec, cols, len, &args, order, sorted) {
+            self.aggregate_rows(spec, cols, len, &args, order, sorted)?;
+        }
+        self.check_memory()
+    }
+
+    /// Folds rows `lo..hi` into group `g`.
+    #[allow(clippy::too_many_arguments)]
+    #[inline]
+    fn update_group(
+        &mut self,
+        spec: &AggSpec,
+        g: usize,
+        args: &[Vec<Col<'_>>],
+        order: &[i64],
+        sorted: bool,
+        lo: usize,
+        hi: usize,
+    ) {
+        let n = spec.aggs.len();
+        for ((state, call), args) in self.groups.states[g * n..(g + 1) * n]
+            .iter_mut()
+            .zip(&spec.aggs)
+            .zip(args)
+        {
+            state.update(call, args, order, sorted, lo, hi);
+        }
+    }
+
+    /// The fast path for GROUP BY the shard key and at most one time bucket of the
+    /// timestamp (in any order, each optional): the key is one value per scanned chunk and
+    /// the chunk is sorted by time, so each bucket is one run of rows. Groups are looked up
+    /// once per run, keys are never evaluated per row. Returns false, having done nothing,
+    /// when the chunk does not qualify.
+    fn aggregate_runs(
+        &mut self,
+        spec: &AggSpec,
+        cols: &[Col<'_>],
+        len: usize,
+        args: &[Vec<Col<'_>>],
+        order: &[i64],
+        sorted: bool,
+    ) -> bool {
+        let mut bucket = None;
+        for (k, kind) in self.kinds.iter().enumerate() {
+            match *kind {
+                KeyKind::Constant(c) => {
+                    let col = &cols[c];
+                    if col.valid.is_some()
+                        || !matches!(col.v, Vector::Sym(..) | Vector::I64(_) | Vector::Str(_))
+                    {
+                        return false;
+                    }
+                }
+                KeyKind::Bucket(c, b) => {
+                    let col = &cols[c];
+                    if bucket.is_some() || col.valid.is_some() || !matches!(col.v, Vector::I64(_)) {
+                        return false;
+                    }
+                    bucket = Some((k, c, b));
+                }
+                KeyKind::General => return false,
+            }
+        }
+        #[cfg(test)]
+        RUN_PATH_CHUNKS.with(|c| c.set(c.get() + 1));
+        let nk = self.kinds.len();
+        // The codes the row path would make, so both paths find the same groups.
+        let mut code = vec![0u64; nk + 1];
+        // One small copy per chunk, so the key pushers can borrow it while `self` changes.
+        let kinds = self.kinds.clone();
+        for (word, kind) in code.iter_mut().zip(&kinds) {
+            if let KeyKind::Constant(c) = *kind {
+                *word = match &cols[c].v {
+                    Vector::Sym(v, dict) => self.sym_code(v[0], dict),
+                    Vector::I64(v) => v[0] as u64,
+                    Vector::Str(sv) => intern(&mut self.strings, &mut self.state_bytes, sv.get(0)),
+                    _ => unreachable!("checked above"),
+                };
+                debug_assert!(
+                    cols[c].len() == len && (0..len).all(|i| cols[c].value(i) == cols[c].value(0)),
+                    "the shard-key column is not constant over a scanned chunk"
+                );
+            }
+        }
+        let kinds = &kinds;
+        let Some((bk, c, b)) = bucket else {
+            let g = self.group_index.find_or_insert(&code);
+            let g = self.made(g, spec, &code, |keys| {
+                for (k, out) in keys.iter_mut().enumerate() {
+                    if let KeyKind::Constant(c) = kinds[k] {
+                        push_key(out, &cols[c], 0);
+                    }
+                }
+            });
+            self.update_group(spec, g, args, order, sorted, 0, len);
+            return true;
+        };
+        let Vector::I64(ts) = &cols[c].v else {
+            unreachable!("checked above")
+        };
+        let mut runs = std::mem::take(&mut self.run_scratch);
+        b.runs(&ts[..len], &mut runs);
+        for &(start, lo, hi) in &runs {
+            code[bk] = start as u64;
+            let g = self.group_index.find_or_insert(&code);
+            let g = self.made(g, spec, &code, |keys| {
+                for (k, out) in keys.iter_mut().enumerate() {
+                    match kinds[k] {
+                        // Constant over the chunk: row 0 is in cache, row `lo` may not be.
+                        KeyKind::Constant(c) => push_key(out, &cols[c], 0),
+                        _ => push_key_i64(out, start),
+                    }
+                }
+            });
+            self.update_group(spec, g, args, order, sorted, lo as usize, hi as usize);
+        }
+        self.run_scratch = runs;
+        true
+    }
+
+    /// The general path: every key evaluated per row and turned into codes; consecutive equal
+    /// keys are folded as runs.
+    fn aggregate_rows(
+        &mut self,
+        spec: &AggSpec,
+        cols: &[Col<'_>],
+        len: usize,
+        args: &[Vec<Col<'_>>],
+        order: &[i64],
+        sorted: bool,
+    ) -> Result<()> {
+        let keys: Vec<Col<'_>> = spec
+            .keys
+            .iter()
+            .map(|k| k.eval(cols, len))
+            .collect::<Result<_>>()?;
         // Codes per key column; equal codes ⇔ equal keys (strings are interned). A column that
         // is constant over the chunk (the symbol of a scanned block) is one code, not a vector.
         let nk = keys.len();
@@ -406,9 +641,12 @@ impl<'w> Pipeline<'w> {
                         konst[k] = Some(c);
                         continue;
                     }
+                    let mut last = (u32::MAX, 0);
                     for &id in v.iter() {
-                        let c = self.sym_code(id, dict);
-                        codes.push(c);
+                        if id != last.0 {
+                            last = (id, self.sym_code(id, dict));
+                        }
+                        codes.push(last.1);
                     }
                 }
                 Vector::Str(sv) => {
@@ -455,14 +693,17 @@ impl<'w> Pipeline<'w> {
                 key[k] = konst[k].unwrap_or_else(|| scratch[k][start]);
             }
             key[nk] = null_mask.as_ref().map_or(0, |m| m[start]);
-            let g = self.group_for(&key, &keys, start, spec);
-            for (a, call) in spec.aggs.iter().enumerate() {
-                self.groups.states[g][a].update(call, &args[a], order, sorted, start, end);
-            }
+            let found = self.group_index.find_or_insert(&key);
+            let g = self.made(found, spec, &key, |out| {
+                for (o, k) in out.iter_mut().zip(&keys) {
+                    push_key(o, k, start);
+                }
+            });
+            self.update_group(spec, g, args, order, sorted, start, end);
             start = end;
         }
         self.code_scratch = scratch;
-        self.check_memory()
+        Ok(())
     }
 
     fn sym_code(&mut self, id: u32, dict: &storage::SymbolDict) -> u64 {
@@ -478,24 +719,44 @@ impl<'w> Pipeline<'w> {
         c
     }
 
-    fn group_for(&mut self, code: &[u64], keys: &[Col<'_>], row: usize, spec: &AggSpec) -> usize {
-        if let Some(&g) = self.group_index.get(code) {
-            return g;
+    /// Completes a lookup: a new group gets its key values (`push_keys`) and fresh states.
+    #[inline]
+    fn made(
+        &mut self,
+        (g, new): (usize, bool),
+        spec: &AggSpec,
+        code: &[u64],
+        push_keys: impl FnOnce(&mut [Column]),
+    ) -> usize {
+        if new {
+            debug_assert_eq!(g, self.groups.len);
+            push_keys(&mut self.groups.keys);
+            self.groups
+                .states
+                .extend(spec.aggs.iter().map(AggState::new));
+            self.groups.len += 1;
+            // Key words and index slot, key values, states.
+            self.state_bytes += code.len() * 8
+                + 8
+                + spec.keys.len() * 16
+                + spec.aggs.len() * std::mem::size_of::<AggState>();
         }
-        let g = self.groups.keys.len();
-        self.group_index.insert(code.into(), g);
-        self.groups
-            .keys
-            .push(keys.iter().map(|k| k.value(row)).collect());
-        self.groups
-            .states
-            .push(spec.aggs.iter().map(AggState::new).collect());
-        self.state_bytes += 64 + code.len() * 8 + spec.aggs.len() * 48;
         g
     }
 
+    /// The group with no key (aggregates without GROUP BY).
+    fn group_for(
+        &mut self,
+        code: &[u64],
+        spec: &AggSpec,
+        push_keys: impl FnOnce(&mut [Column]),
+    ) -> usize {
+        let found = self.group_index.find_or_insert(code);
+        self.made(found, spec, code, push_keys)
+    }
+
     fn check_memory(&mut self) -> Result<()> {
-        if self.groups.keys.len() > self.limits.max_result_rows {
+        if self.groups.len > self.limits.max_result_rows {
             return Err(SqlError::LimitExceeded {
                 what: "groups (max_result_rows)",
                 limit: self.limits.max_result_rows as u64,
@@ -503,16 +764,17 @@ impl<'w> Pipeline<'w> {
         }
         // Only value lists and sets grow after a group exists; fixed-size states are counted
         // in `state_bytes` when the group is made, so most queries skip the walk.
-        let growing = self.groups.states.first().is_some_and(|g| {
-            g.iter()
-                .any(|s| matches!(s, AggState::Values(_) | AggState::Set(_)))
-        });
+        let growing = self
+            .groups
+            .states
+            .iter()
+            .take(self.groups.states.len().min(64))
+            .any(|s| matches!(s, AggState::Values(_) | AggState::Set(_)));
         let bytes = self.state_bytes
             + if growing {
                 self.groups
                     .states
                     .iter()
-                    .flatten()
                     .map(AggState::heap_bytes)
                     .sum::<usize>()
             } else {
@@ -538,12 +800,18 @@ impl<'w> Pipeline<'w> {
 impl Fragment {
     /// Runs this fragment on one shard. `cancel` is checked between blocks.
     pub fn run(&self, shard: &mut Shard, cancel: &AtomicBool) -> Result<(Partial, FragmentStats)> {
-        let mut pipeline = Pipeline::new(self.filter.as_ref(), &self.work, self.limits);
         let mut stats = FragmentStats::default();
         let Some(schema) = shard.catalog().get(&self.table) else {
             return Err(SqlError::UnknownTable(self.table.clone()));
         };
         let table = schema.id;
+        // A scan yields one key's rows per block, sorted by time.
+        let hints = ChunkHints {
+            key_column: self.columns.iter().position(|&c| c == schema.key_index),
+            ts_column: self.ts_column,
+        };
+        let mut pipeline =
+            Pipeline::with_hints(self.filter.as_ref(), &self.work, self.limits, hints);
         let keys = match &self.keys {
             KeyFilter::All => None,
             KeyFilter::Symbols(s) => Some(
@@ -598,7 +866,7 @@ impl Fragment {
     }
 }
 
-fn intern(strings: &mut HashMap<Box<[u8]>, u64>, bytes_used: &mut usize, b: &[u8]) -> u64 {
+fn intern(strings: &mut FxHashMap<Box<[u8]>, u64>, bytes_used: &mut usize, b: &[u8]) -> u64 {
     if let Some(&c) = strings.get(b) {
         return c;
     }
@@ -620,57 +888,32 @@ fn col_bytes(c: &Col<'_>, rows: usize) -> u64 {
 
 /// Merges aggregate partials from every shard into one group table.
 pub fn merge_groups(spec: &AggSpec, partials: Vec<Groups>, limits: QueryLimits) -> Result<Groups> {
-    let mut index: HashMap<Vec<KeyPart>, usize> = HashMap::new();
-    let mut out = Groups::default();
-    for p in partials {
-        for (key, states) in p.keys.into_iter().zip(p.states) {
-            let k: Vec<KeyPart> = key.iter().map(KeyPart::of).collect();
-            match index.get(&k) {
-                Some(&g) => {
-                    for ((s, other), call) in out.states[g].iter_mut().zip(states).zip(&spec.aggs) {
-                        s.merge(call, other);
-                    }
-                }
-                None => {
-                    index.insert(k, out.keys.len());
-                    out.keys.push(key);
-                    out.states.push(states);
-                    if out.keys.len() > limits.max_result_rows {
-                        return Err(SqlError::LimitExceeded {
-                            what: "groups (max_result_rows)",
-                            limit: limits.max_result_rows as u64,
-                        });
-                    }
-                }
-            }
-        }
-    }
-    if spec.keys.is_empty() && out.keys.is_empty() {
+    let mut out = merge_partials(spec, partials, limits.max_result_rows)?;
+    if spec.keys.is_empty() && out.len == 0 {
         // An aggregate without GROUP BY returns one row even over no input.
-        out.keys.push(Vec::new());
-        out.states
-            .push(spec.aggs.iter().map(AggState::new).collect());
+        out.states.extend(spec.aggs.iter().map(AggState::new));
+        out.len = 1;
     }
     Ok(out)
 }
 
 /// Turns merged groups into the post-aggregation relation: key columns then aggregate columns.
 pub fn finish_groups(spec: &AggSpec, groups: Groups) -> Vec<Column> {
-    let mut cols: Vec<Column> = spec
-        .keys
-        .iter()
-        .map(|k| Column::new("", k.ty()))
-        .chain(spec.aggs.iter().map(|a| Column::new("", a.ty)))
-        .collect();
-    let nk = spec.keys.len();
-    for (key, states) in groups.keys.into_iter().zip(groups.states) {
-        for (i, v) in key.iter().enumerate() {
-            cols[i].push(v);
-        }
-        for (a, (s, call)) in states.into_iter().zip(&spec.aggs).enumerate() {
-            cols[nk + a].push(&s.finish(call));
+    let n = spec.aggs.len();
+    let mut aggs: Vec<Column> = spec.aggs.iter().map(|a| Column::new("", a.ty)).collect();
+    for c in &mut aggs {
+        c.data.values.reserve(groups.len);
+    }
+    let mut states = groups.states.into_iter();
+    for _ in 0..groups.len {
+        for (col, call) in aggs.iter_mut().zip(&spec.aggs) {
+            let s = states.next().expect("states per group");
+            col.push(&s.finish(call));
         }
     }
+    debug_assert!(states.next().is_none() || n == 0);
+    let mut cols = groups.keys;
+    cols.extend(aggs);
     cols
 }
 

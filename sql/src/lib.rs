@@ -11,6 +11,7 @@ pub mod exec;
 pub mod expr;
 pub mod format;
 pub mod functions;
+pub mod group;
 pub mod ingest;
 pub mod input;
 pub mod kernels;
