@@ -143,7 +143,7 @@ fn output_for(ctx: &CoreCtx, r: &Request, clause: Option<&str>) -> Result<Output
 /// HTTP status for a SQL error, following ClickHouse's mapping.
 fn status_of(e: &SqlError) -> u16 {
     match e.code() {
-        62 | 27 | 6 | 53 | 36 | 43 | 215 | 57 | 16 | 15 => 400,
+        62 | 27 | 6 | 53 | 36 | 43 | 215 | 57 | 16 | 15 | 456 => 400,
         60 | 47 | 46 | 81 | 115 | 73 => 404,
         48 => 501,
         164 => 403,
@@ -234,6 +234,26 @@ fn query_and_data(r: &Request, body: &[u8]) -> Result<(String, Vec<u8>), SqlErro
     Ok((valid.to_string(), Vec::new()))
 }
 
+/// The `query` field of a multipart body (empty when absent); `param_<name>` fields go to
+/// `bound`. Other fields (settings) are ignored, as unknown URL settings are.
+fn form_fields(
+    body: &[u8],
+    boundary: &str,
+    bound: &mut std::collections::HashMap<String, String>,
+) -> Result<Vec<u8>, String> {
+    let mut query = Vec::new();
+    for (name, value) in crate::multipart::parse(body, boundary)? {
+        if name == "query" {
+            query = value.to_vec();
+        } else if let Some(param) = name.strip_prefix("param_") {
+            let value = std::str::from_utf8(value)
+                .map_err(|_| format!("multipart field {name} is not UTF-8"))?;
+            bound.insert(param.to_string(), value.to_string());
+        }
+    }
+    Ok(query)
+}
+
 /// Answers a ClickHouse HTTP query request.
 pub async fn handle_query(ctx: &CoreCtx, request: Request) -> Response {
     let started = Instant::now();
@@ -250,9 +270,36 @@ pub async fn handle_query(ctx: &CoreCtx, request: Request) -> Response {
         let e = SqlError::coded(81, "UNKNOWN_DATABASE", format!("Database {db} does not exist"));
         return error_response(&request, &e, started);
     }
+    // Server-side parameters: `param_<name>` in the URL, or fields of a multipart/form-data
+    // body whose `query` field is the query (how the Rust crate sends `.param()`).
+    let mut bound: std::collections::HashMap<String, String> = request
+        .params
+        .iter()
+        .filter_map(|(k, v)| Some((k.strip_prefix("param_")?.to_string(), v.clone())))
+        .collect();
+    let body = match request
+        .header("content-type")
+        .and_then(crate::multipart::boundary)
+    {
+        None => body,
+        Some(boundary) => match form_fields(&body, boundary, &mut bound) {
+            Ok(query) => query,
+            Err(msg) => {
+                let e = SqlError::coded(27, "CANNOT_PARSE_INPUT_ASSERTION_FAILED", msg);
+                return error_response(&request, &e, started);
+            }
+        },
+    };
     let (text, data) = match query_and_data(&request, &body) {
         Ok(x) => x,
         Err(e) => return error_response(&request, &e, started),
+    };
+    let text = match crate::params::substitute(&text, &bound) {
+        Ok(t) => t,
+        Err(e) => {
+            let e = SqlError::coded(456, "UNKNOWN_QUERY_PARAMETER", e.0);
+            return error_response(&request, &e, started);
+        }
     };
     if text.trim().is_empty() {
         return Response::clickhouse_error(400, 62, "SYNTAX_ERROR", "Empty query");

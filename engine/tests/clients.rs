@@ -521,9 +521,6 @@ fn rust_client_inserts_uncompressed() {
 }
 
 #[test]
-#[ignore = "server bug: `.param()` sends the query as a multipart/form-data body with a \
-            `param_sym` field; the server reads the multipart body as SQL (400 Code 62 'found: \
-            Content') and has no `{name:Type}` substitution"]
 fn rust_client_server_side_params() {
     let server = Server::start(&[]);
     runtime().block_on(async {

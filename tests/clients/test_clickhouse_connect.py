@@ -7,6 +7,7 @@ import datetime
 import gc
 
 import clickhouse_connect
+import clickhouse_connect.driver.exceptions
 import pyarrow as pa
 import pytest
 import requests
@@ -216,10 +217,6 @@ def test_client_side_parameters(client, trades):
     assert result.result_rows == [(2,)]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "server bug: server-side parameters are not implemented: `{sym:String}` with param_sym=AAPL "
-    "answers 501 Code 48 'Not supported: expression {sym: String}'"
-))
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 def test_server_side_parameters(client, trades):
     failure = None
@@ -232,3 +229,20 @@ def test_server_side_parameters(client, trades):
     gc.collect()
     assert failure is None, failure
     assert result.result_rows == [(2,)]
+
+
+def test_server_side_parameters_of_several_types(client, trades):
+    result = client.query(
+        f"SELECT symbol, count() FROM {trades} WHERE symbol IN ({{a:String}}, {{b:String}}) "
+        f"AND volume >= {{v:Int64}} AND price > {{p:Float64}} GROUP BY symbol ORDER BY symbol",
+        parameters={"a": "AAPL", "b": "it's not a symbol", "v": 0, "p": -1.5},
+    )
+    want = client.query(f"SELECT symbol, count() FROM {trades} WHERE symbol = 'AAPL' AND volume >= 0 AND price > -1.5 GROUP BY symbol").result_rows
+    assert result.result_rows == want
+
+
+def test_an_unset_parameter_is_an_error(client, trades):
+    with pytest.raises(clickhouse_connect.driver.exceptions.DatabaseError) as error:
+        client.query(f"SELECT count() FROM {trades} WHERE symbol = {{missing:String}}", parameters={"sym": "AAPL"})
+    assert "456" in str(error.value) or "missing" in str(error.value)
+    gc.collect()
