@@ -939,6 +939,56 @@ pub fn concat_rows(
     Ok(out)
 }
 
+/// A result column as ORDER BY compares it: the same order as `compare_values` on its
+/// values, read from the typed data.
+struct SortKey<'a> {
+    col: &'a Column,
+    data: SortData<'a>,
+}
+
+enum SortData<'a> {
+    I64(&'a [i64]),
+    U64(&'a [u64]),
+    F64(&'a [f64]),
+    Bool(&'a [u8]),
+    Str(&'a storage::StrValues),
+    /// `Nothing`: every value NULL.
+    Null,
+}
+
+impl<'a> SortKey<'a> {
+    fn of(col: &'a Column) -> SortKey<'a> {
+        use storage::Values;
+        let data = match (&col.data.values, col.ty.base) {
+            (_, crate::types::BaseType::Nothing) => SortData::Null,
+            (Values::I64(v), _) => SortData::I64(v),
+            (Values::U64(v), _) => SortData::U64(v),
+            (Values::F64(v), _) => SortData::F64(v),
+            (Values::Bool(v), _) => SortData::Bool(v),
+            (Values::Str(v), _) => SortData::Str(v),
+            (Values::Sym(_), _) => unreachable!("result columns hold strings, not symbol ids"),
+        };
+        SortKey { col, data }
+    }
+
+    #[inline]
+    fn is_null(&self, row: usize) -> bool {
+        matches!(self.data, SortData::Null) || self.col.is_null(row)
+    }
+
+    #[inline]
+    fn cmp(&self, a: usize, b: usize) -> std::cmp::Ordering {
+        match self.data {
+            SortData::I64(v) => v[a].cmp(&v[b]),
+            SortData::U64(v) => v[a].cmp(&v[b]),
+            SortData::F64(v) => v[a].total_cmp(&v[b]),
+            SortData::Bool(v) => v[a].cmp(&v[b]),
+            SortData::Str(v) => v.get(a).cmp(v.get(b)),
+            SortData::Null => std::cmp::Ordering::Equal,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct OrderKey {
     /// Column of the projected relation to sort by.
@@ -1011,15 +1061,16 @@ impl Finish {
         let rows = cols.first().map_or(0, Column::len);
         let mut order: Vec<u32> = (0..rows as u32).collect();
         if !self.order_by.is_empty() {
-            let keys: Vec<Vec<Value>> = self
+            // Typed views of the sort columns: no `Value` (or String) per row.
+            let keys: Vec<SortKey<'_>> = self
                 .order_by
                 .iter()
-                .map(|k| (0..rows).map(|r| cols[k.column].value(r)).collect())
+                .map(|k| SortKey::of(&cols[k.column]))
                 .collect();
             order.sort_by(|&a, &b| {
-                for (k, vals) in self.order_by.iter().zip(&keys) {
-                    let (x, y) = (&vals[a as usize], &vals[b as usize]);
-                    let o = match (x.is_null(), y.is_null()) {
+                for (k, key) in self.order_by.iter().zip(&keys) {
+                    let (a, b) = (a as usize, b as usize);
+                    let o = match (key.is_null(a), key.is_null(b)) {
                         (true, true) => std::cmp::Ordering::Equal,
                         (true, false) => {
                             if k.nulls_first {
@@ -1036,7 +1087,7 @@ impl Finish {
                             }
                         }
                         (false, false) => {
-                            let o = compare_values(x, y).unwrap_or(std::cmp::Ordering::Equal);
+                            let o = key.cmp(a, b);
                             if k.asc {
                                 o
                             } else {
