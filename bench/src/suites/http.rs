@@ -192,9 +192,7 @@ pub fn run(ctx: &Ctx) -> Result<Report, BenchError> {
     let base_exit = baseline.stop();
     drop(baseline);
     // The baseline dies by SIGTERM's default action: any exit status is fine, a hang is not.
-    if let Err(e) = base_exit {
-        return Err(e);
-    }
+    base_exit?;
 
     if ctx.wants("point") {
         let trades = Trades::generate(plan.trades, 11);

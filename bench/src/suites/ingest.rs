@@ -422,6 +422,9 @@ pub fn process_cpu_ns(pid: u32) -> Option<u64> {
     Some(ticks * 1_000_000_000 / hz)
 }
 
+/// One client thread's histogram, requests acknowledged and CPU time.
+type ClientResult = Result<(Histogram<u64>, u64, ThreadTimes), BenchError>;
+
 /// Sends `requests` round-robin from [`CONNECTIONS`] threads for `duration`.
 fn drive(
     port: u16,
@@ -434,50 +437,49 @@ fn drive(
     let cpu0 = pid.and_then(process_cpu_ns);
     let started = Instant::now();
     let end = started + duration;
-    let results: Vec<Result<(Histogram<u64>, u64, ThreadTimes), BenchError>> =
-        std::thread::scope(|s| {
-            let handles: Vec<_> = (0..CONNECTIONS)
-                .map(|c| {
-                    s.spawn(move || {
-                        server::pin_to_last_cpu();
-                        let t0 = ThreadTimes::now().unwrap_or_default();
-                        let mut client = Client::connect(port).at(format!("127.0.0.1:{port}"))?;
-                        let mut hist = new_histogram();
-                        let mut k = c;
-                        let mut acked = 0u64;
-                        while Instant::now() < end {
-                            let req = &requests[k % requests.len()];
-                            k += CONNECTIONS;
-                            let sent = Instant::now();
-                            let r = client.request(req).at(format!("127.0.0.1:{port}"))?;
-                            hist.saturating_record(sent.elapsed().as_nanos() as u64);
-                            if r.status != format.ok_status() {
-                                let head = String::from_utf8_lossy(&req[..req.len().min(160)]);
-                                return Err(BenchError::Check(format!(
-                                    "{} write answered {}: {} (request began {head:?})",
-                                    format.id(),
-                                    r.status,
-                                    r.text().trim_end()
-                                )));
-                            }
-                            acked += 1;
+    let results: Vec<ClientResult> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..CONNECTIONS)
+            .map(|c| {
+                s.spawn(move || {
+                    server::pin_to_last_cpu();
+                    let t0 = ThreadTimes::now().unwrap_or_default();
+                    let mut client = Client::connect(port).at(format!("127.0.0.1:{port}"))?;
+                    let mut hist = new_histogram();
+                    let mut k = c;
+                    let mut acked = 0u64;
+                    while Instant::now() < end {
+                        let req = &requests[k % requests.len()];
+                        k += CONNECTIONS;
+                        let sent = Instant::now();
+                        let r = client.request(req).at(format!("127.0.0.1:{port}"))?;
+                        hist.saturating_record(sent.elapsed().as_nanos() as u64);
+                        if r.status != format.ok_status() {
+                            let head = String::from_utf8_lossy(&req[..req.len().min(160)]);
+                            return Err(BenchError::Check(format!(
+                                "{} write answered {}: {} (request began {head:?})",
+                                format.id(),
+                                r.status,
+                                r.text().trim_end()
+                            )));
                         }
-                        Ok((
-                            hist,
-                            acked,
-                            ThreadTimes::now().unwrap_or_default().since(t0),
-                        ))
-                    })
+                        acked += 1;
+                    }
+                    Ok((
+                        hist,
+                        acked,
+                        ThreadTimes::now().unwrap_or_default().since(t0),
+                    ))
                 })
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| {
-                    h.join()
-                        .unwrap_or_else(|_| Err(BenchError::Check("client thread panicked".into())))
-                })
-                .collect()
-        });
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(BenchError::Check("client thread panicked".into())))
+            })
+            .collect()
+    });
     let wall = started.elapsed();
     let server_cpu_ns = match (cpu0, pid.and_then(process_cpu_ns)) {
         (Some(a), Some(b)) => Some(b.saturating_sub(a)),
