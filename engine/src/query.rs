@@ -601,7 +601,7 @@ fn respond_rows(
         elapsed_ns: started.elapsed().as_nanos() as u64,
         rows_read: stats.rows_read,
         bytes_read: stats.bytes_read,
-        rows_before_limit: None,
+        rows_before_limit: stats.rows_before_limit,
     };
     let ct = out.format.content_type();
     let name = out.format.name();

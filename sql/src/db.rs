@@ -46,6 +46,12 @@ pub struct QueryStats {
     pub blocks_read: u64,
     pub blocks_pruned: u64,
     pub shards: u64,
+    /// With a LIMIT or OFFSET: the rows the query had before them, ClickHouse's
+    /// `rows_before_limit_at_least` (exact unless a LIMIT without ORDER BY stopped a scan early,
+    /// then a lower bound).
+    pub rows_before_limit: Option<u64>,
+    /// Rows that passed the filters of projecting fragments (see `FragmentStats::rows_matched`).
+    pub rows_matched: u64,
 }
 
 impl QueryStats {
@@ -54,6 +60,7 @@ impl QueryStats {
         self.bytes_read += f.bytes_read;
         self.blocks_read += f.blocks_read;
         self.blocks_pruned += f.blocks_pruned;
+        self.rows_matched += f.rows_matched;
         self.shards += 1;
     }
 }
@@ -184,7 +191,20 @@ pub fn execute_select<'a, R: ShardRunner>(
                 vec![pipeline.finish()]
             }
         };
-        Ok((merge(plan, partials)?, stats))
+        let from_table = matches!(plan.source, Source::Table { .. });
+        let (result, finish_rows) = merge_counted(plan, partials)?;
+        let finish = &plan.finish;
+        stats.rows_before_limit = (finish.limit.is_some() || finish.offset > 0).then(|| {
+            // A projection over a table may have had its LIMIT (or top-N) pushed into the
+            // fragments, which then return fewer rows than matched: count what matched.
+            let pushed = from_table && matches!(plan.work, Work::Project { .. }) && !finish.distinct;
+            if pushed {
+                stats.rows_matched.max(finish_rows as u64)
+            } else {
+                finish_rows as u64
+            }
+        });
+        Ok((result, stats))
     })
 }
 
@@ -197,6 +217,11 @@ fn run_local(plan: &SelectPlan, rs: &ResultSet) -> Result<Partial> {
 
 /// Combines partials and applies HAVING, projection, DISTINCT, ORDER BY and LIMIT.
 pub fn merge(plan: &SelectPlan, partials: Vec<Partial>) -> Result<ResultSet> {
+    Ok(merge_counted(plan, partials)?.0)
+}
+
+/// `merge`, also returning the rows there were before OFFSET and LIMIT.
+fn merge_counted(plan: &SelectPlan, partials: Vec<Partial>) -> Result<(ResultSet, usize)> {
     let input = match &plan.work {
         Work::Aggregate(spec) => {
             let groups: Vec<Groups> = partials
@@ -220,7 +245,7 @@ pub fn merge(plan: &SelectPlan, partials: Vec<Partial>) -> Result<ResultSet> {
             concat_rows(rows, &types, plan.limits)?
         }
     };
-    plan.finish.apply(input, plan.limits)
+    plan.finish.apply_counted(input, plan.limits)
 }
 
 /// Converts one value for a storage column of type `ty`; `None` = NULL.

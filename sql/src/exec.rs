@@ -228,6 +228,10 @@ pub struct FragmentStats {
     pub bytes_read: u64,
     pub blocks_read: u64,
     pub blocks_pruned: u64,
+    /// Rows that passed the filter into a projection (not aggregation), counted before any
+    /// pushed-down LIMIT or top-N kept fewer: the fragment's share of
+    /// `rows_before_limit_at_least` (a lower bound once a plain LIMIT stopped the scan early).
+    pub rows_matched: u64,
 }
 
 /// Runs filter + work over a stream of chunks.
@@ -253,6 +257,8 @@ pub struct Pipeline<'w> {
     // Projection state.
     out: Vec<Column>,
     rows_out: usize,
+    /// Rows that passed the filter into the projection (see `FragmentStats::rows_matched`).
+    rows_matched: u64,
     /// Position of the next row, for first/last over sources without timestamps.
     row_counter: i64,
     /// Whether any aggregate needs row order (first, last, any, anyLast).
@@ -321,6 +327,7 @@ impl<'w> Pipeline<'w> {
             state_bytes: 0,
             out,
             rows_out: 0,
+            rows_matched: 0,
             row_counter: 0,
             needs_order: matches!(work, Work::Aggregate(spec) if spec.aggs.iter().any(|a| matches!(a.func, AggFunc::First | AggFunc::Last | AggFunc::Any | AggFunc::AnyLast))),
         }
@@ -384,6 +391,7 @@ impl<'w> Pipeline<'w> {
                 Ok(ControlFlow::Continue(()))
             }
             Work::Project { exprs, limit, top } => {
+                self.rows_matched += len as u64;
                 if let Some(top) = top {
                     let key = exprs[top.expr].eval(cols, len)?;
                     let idx = top_candidates(&key, top.n, top.asc);
@@ -789,6 +797,11 @@ impl<'w> Pipeline<'w> {
         Ok(())
     }
 
+    /// Rows that passed the filter into a projection so far.
+    pub fn rows_matched(&self) -> u64 {
+        self.rows_matched
+    }
+
     pub fn finish(self) -> Partial {
         match self.work {
             Work::Aggregate(_) => Partial::Groups(self.groups),
@@ -862,6 +875,7 @@ impl Fragment {
         stats.rows_read = scan.rows_read;
         stats.blocks_read = scan.blocks_read;
         stats.blocks_pruned = scan.blocks_pruned;
+        stats.rows_matched = pipeline.rows_matched();
         Ok((pipeline.finish(), stats))
     }
 }
@@ -1015,6 +1029,15 @@ pub struct Finish {
 
 impl Finish {
     pub fn apply(&self, input: Vec<Column>, limits: QueryLimits) -> Result<ResultSet> {
+        Ok(self.apply_counted(input, limits)?.0)
+    }
+
+    /// `apply`, also returning the rows there were before OFFSET and LIMIT.
+    pub fn apply_counted(
+        &self,
+        input: Vec<Column>,
+        limits: QueryLimits,
+    ) -> Result<(ResultSet, usize)> {
         let rows = input.first().map_or(0, Column::len);
         let view: Vec<Col<'_>> = input.iter().map(Col::from_result_column).collect();
         // HAVING.
@@ -1128,6 +1151,6 @@ impl Finish {
                 c
             })
             .collect();
-        Ok(ResultSet { columns })
+        Ok((ResultSet { columns }, rows))
     }
 }

@@ -150,12 +150,26 @@ def test_json(url):
     assert_rows([[row[n] for n in NAMES] for row in doc["data"]])
 
 
-@pytest.mark.xfail(strict=True, reason="server bug: JSON output of a query with LIMIT lacks `rows_before_limit_at_least`")
 def test_json_with_limit_reports_rows_before_limit(url):
     r = requests.post(url, data=f"SELECT symbol FROM {TABLE} ORDER BY timestamp LIMIT 2 FORMAT JSON".encode(), timeout=10)
     doc = r.json()
     assert doc["rows"] == 2
     assert doc["rows_before_limit_at_least"] == len(ROWS)
+
+
+def test_rows_before_limit_counts_filtered_rows_groups_and_offsets(url):
+    def doc(sql):
+        r = requests.post(url, data=f"{sql} FORMAT JSON".encode(), timeout=10)
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    positive = sum(1 for r in ROWS if r[3] > 0)
+    d = doc(f"SELECT volume FROM {TABLE} WHERE volume > 0 ORDER BY volume DESC LIMIT 1")
+    assert (d["rows"], d["rows_before_limit_at_least"]) == (1, positive)
+    d = doc(f"SELECT symbol, count() FROM {TABLE} GROUP BY symbol ORDER BY symbol LIMIT 1 OFFSET 1")
+    assert (d["rows"], d["rows_before_limit_at_least"]) == (1, len({r[1] for r in ROWS}))
+    # Without LIMIT there is no such field, as in ClickHouse.
+    assert "rows_before_limit_at_least" not in doc(f"SELECT symbol FROM {TABLE}")
 
 
 def test_json_compact(url):
