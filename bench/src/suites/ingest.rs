@@ -145,24 +145,36 @@ impl Trades {
         out
     }
 
-    /// Rows `lo..hi` as ClickHouse RowBinary for `trades` as `DESCRIBE TABLE trades` types it:
-    /// `DateTime64(9)` (i64 ns), `LowCardinality(String)` (varint length + bytes),
-    /// `Nullable(Float64)` and `Nullable(Int64)` (a 0 flag byte, then the little-endian value).
+    /// Rows `lo..hi` as ClickHouse RowBinaryWithNamesAndTypes for `trades`, with the types
+    /// stated in the header (`DateTime64(9)`, `String`, `Float64`, `Int64`), so the body does not
+    /// depend on whether the server calls `price`/`volume` Nullable (it did, then did not).
     pub fn row_binary(&self, lo: usize, hi: usize) -> Vec<u8> {
-        let mut out = Vec::with_capacity((hi - lo) * 34);
+        let mut out = row_binary_header();
+        out.reserve((hi - lo) * 32);
         for i in lo..hi {
             out.extend_from_slice(&self.ts[i].to_le_bytes());
             let name = self.names[self.sym[i] as usize].as_bytes();
             debug_assert!(name.len() < 128, "one-byte varint length");
             out.push(name.len() as u8);
             out.extend_from_slice(name);
-            out.push(0);
             out.extend_from_slice(&self.price(i).to_le_bytes());
-            out.push(0);
             out.extend_from_slice(&self.volume[i].to_le_bytes());
         }
         out
     }
+}
+
+/// The RowBinaryWithNamesAndTypes header of a `trades` body.
+pub fn row_binary_header() -> Vec<u8> {
+    let mut out = vec![4u8];
+    for s in ["timestamp", "symbol", "price", "volume"]
+        .into_iter()
+        .chain(["DateTime64(9)", "String", "Float64", "Int64"])
+    {
+        out.push(s.len() as u8);
+        out.extend_from_slice(s.as_bytes());
+    }
+    out
 }
 
 fn mp_map(out: &mut Vec<u8>, n: usize) {
@@ -199,8 +211,9 @@ fn mp_i64(out: &mut Vec<u8>, v: i64) {
     out.extend_from_slice(&v.to_be_bytes());
 }
 
-/// The path of `INSERT INTO trades FORMAT RowBinary` with the query in the URL.
-pub const ROWBINARY_INSERT_PATH: &str = "/?query=INSERT%20INTO%20trades%20FORMAT%20RowBinary";
+/// The path of `INSERT INTO trades FORMAT RowBinaryWithNamesAndTypes`, query in the URL.
+pub const ROWBINARY_INSERT_PATH: &str =
+    "/?query=INSERT%20INTO%20trades%20FORMAT%20RowBinaryWithNamesAndTypes";
 
 /// Loads `trades` into a server with RowBinary inserts of `chunk_rows` rows; returns the wall
 /// time. Every insert must answer 200.
@@ -250,7 +263,9 @@ impl Format {
         match self {
             Format::LineProtocol => "InfluxDB line protocol, POST /write?precision=ns",
             Format::MsgPack => "MessagePack columnar, POST /write/v2/msgpack?precision=ns",
-            Format::RowBinary => "ClickHouse INSERT INTO trades FORMAT RowBinary, POST /?query=",
+            Format::RowBinary => {
+                "ClickHouse INSERT INTO trades FORMAT RowBinaryWithNamesAndTypes, POST /?query="
+            }
         }
     }
 
@@ -298,7 +313,7 @@ impl Format {
         match self {
             Format::LineProtocol => "sql::ingest::lineproto::decode",
             Format::MsgPack => "sql::ingest::msgpack::decode",
-            Format::RowBinary => "sql::input::decode(RowBinary)",
+            Format::RowBinary => "sql::input::decode(RowBinaryWithNamesAndTypes)",
         }
     }
 }
@@ -358,7 +373,7 @@ impl ParseOnly {
             }
             Format::RowBinary => {
                 let d = sql::input::decode(
-                    sql::input::InputFormat::RowBinary,
+                    sql::input::InputFormat::RowBinaryWithNamesAndTypes,
                     body,
                     &self.schema,
                     None,

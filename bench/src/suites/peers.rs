@@ -15,7 +15,7 @@
 //!
 //! Ronto over HTTP ([`ronto_http`]): `ronto serve --cores 2 --fsync never` on a free loopback
 //! port with its own data directory, loaded with the same generated rows by `INSERT INTO trades
-//! FORMAT RowBinary` POSTs, then every query sent as `POST /` over one keep-alive connection with
+//! FORMAT RowBinaryWithNamesAndTypes` POSTs, then every query sent as `POST /` over one keep-alive connection with
 //! `X-ClickHouse-Format: RowBinaryWithNamesAndTypes` (exact binary values, cheap to parse), with
 //! the same iteration budget. Its answers are checked against the same reference.
 
@@ -284,19 +284,18 @@ struct HttpRun {
     timed: Vec<(&'static str, Timed)>,
 }
 
-/// `ticks` rows `lo..hi` as RowBinary for `trades` as `DESCRIBE TABLE trades` types it
-/// (`DateTime64(9)`, `LowCardinality(String)`, `Nullable(Float64)`, `Nullable(Int64)`).
+/// `ticks` rows `lo..hi` as RowBinaryWithNamesAndTypes for `trades` (types in the header:
+/// `DateTime64(9)`, `String`, `Float64`, `Int64`).
 fn row_binary(ticks: &Ticks, lo: usize, hi: usize) -> Vec<u8> {
-    let mut out = Vec::with_capacity((hi - lo) * 32);
+    let mut out = crate::suites::ingest::row_binary_header();
+    out.reserve((hi - lo) * 32);
     for i in lo..hi {
         out.extend_from_slice(&ticks.ts[i].to_le_bytes());
         let name = ticks.names[ticks.sym[i] as usize].as_bytes();
         assert!(name.len() < 128, "one-byte varint length");
         out.push(name.len() as u8);
         out.extend_from_slice(name);
-        out.push(0);
         out.extend_from_slice(&ticks.price[i].to_le_bytes());
-        out.push(0);
         out.extend_from_slice(&ticks.volume[i].to_le_bytes());
     }
     out
@@ -328,7 +327,7 @@ fn ronto_http(
         let hi = (lo + HTTP_LOAD_ROWS).min(ticks.rows());
         let r = client
             .request(&server::post(
-                "/?query=INSERT%20INTO%20trades%20FORMAT%20RowBinary",
+                crate::suites::ingest::ROWBINARY_INSERT_PATH,
                 &[],
                 &row_binary(ticks, lo, hi),
             ))
