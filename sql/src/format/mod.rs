@@ -14,6 +14,7 @@ mod binary;
 mod column;
 mod escape;
 mod json;
+mod pretty;
 mod scalar;
 mod text;
 
@@ -55,12 +56,20 @@ pub enum OutputFormat {
     RowBinaryWithNamesAndTypes,
     Arrow,
     ArrowStream,
+    Pretty,
+    PrettyCompact,
     Null,
 }
 
 /// Alternative names ClickHouse accepts, with the format each stands for.
 const ALIASES: &[(&str, OutputFormat)] = &[
     ("TSV", OutputFormat::TabSeparated),
+    // Ronto never colours its output, so the NoEscapes variants are the same tables, and one
+    // block per response makes MonoBlock the same too.
+    ("PrettyNoEscapes", OutputFormat::Pretty),
+    ("PrettyMonoBlock", OutputFormat::Pretty),
+    ("PrettyCompactNoEscapes", OutputFormat::PrettyCompact),
+    ("PrettyCompactMonoBlock", OutputFormat::PrettyCompact),
     ("TSVWithNames", OutputFormat::TabSeparatedWithNames),
     (
         "TSVWithNamesAndTypes",
@@ -83,7 +92,7 @@ const ALIASES: &[(&str, OutputFormat)] = &[
 ];
 
 impl OutputFormat {
-    pub const ALL: [OutputFormat; 27] = [
+    pub const ALL: [OutputFormat; 29] = [
         OutputFormat::TabSeparated,
         OutputFormat::TabSeparatedWithNames,
         OutputFormat::TabSeparatedWithNamesAndTypes,
@@ -110,6 +119,8 @@ impl OutputFormat {
         OutputFormat::RowBinaryWithNamesAndTypes,
         OutputFormat::Arrow,
         OutputFormat::ArrowStream,
+        OutputFormat::Pretty,
+        OutputFormat::PrettyCompact,
         OutputFormat::Null,
     ];
 
@@ -154,6 +165,8 @@ impl OutputFormat {
             F::RowBinaryWithNamesAndTypes => "RowBinaryWithNamesAndTypes",
             F::Arrow => "Arrow",
             F::ArrowStream => "ArrowStream",
+            F::Pretty => "Pretty",
+            F::PrettyCompact => "PrettyCompact",
             F::Null => "Null",
         }
     }
@@ -185,6 +198,8 @@ impl OutputFormat {
             | F::JsonCompactEachRowWithNamesAndTypes
             | F::JsonCompactStringsEachRow
             | F::Values
+            | F::Pretty
+            | F::PrettyCompact
             | F::Null => "text/plain; charset=UTF-8",
         }
     }
@@ -230,6 +245,8 @@ impl OutputFormat {
             F::RowBinaryWithNamesAndTypes => binary::row_binary(header(true, true)),
             F::Arrow => arrow::encoder(false),
             F::ArrowStream => arrow::encoder(true),
+            F::Pretty => pretty::pretty(false),
+            F::PrettyCompact => pretty::pretty(true),
             F::Null => Box::new(NullEncoder),
         }
     }

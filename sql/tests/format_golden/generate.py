@@ -61,6 +61,7 @@ TEXT_FORMATS = [
     "JSONCompactEachRowWithNames", "JSONCompactEachRowWithNamesAndTypes",
     "JSONCompactStringsEachRow", "Values",
     "Native", "RowBinary", "RowBinaryWithNames", "RowBinaryWithNamesAndTypes", "Null",
+    "Pretty", "PrettyCompact",
 ]
 JSON_FORMATS = [f for f in TEXT_FORMATS if f.startswith("JSON")]
 
