@@ -8,8 +8,7 @@ use crate::suites::Suite;
 pub const USAGE: &str =
     "usage: ronto-bench <suite> [--quick] [--out DIR] [--data DIR] [--only TEXT]
 
-suites: storage, query, http, ingest, peers, all (runs every implemented suite)
-planned: kernels
+suites: storage, kernels, query, http, ingest, peers, all (runs every implemented suite)
 
   --quick     small sizes, for CI smoke runs (~30 s per suite; peers may first spend ~30 s
               installing chDB and DuckDB into target/bench-venv, and skips if it cannot)
@@ -129,6 +128,7 @@ mod tests {
             parse("all").unwrap().suites,
             vec![
                 Suite::Storage,
+                Suite::Kernels,
                 Suite::Query,
                 Suite::Http,
                 Suite::Ingest,
@@ -136,6 +136,7 @@ mod tests {
             ]
         );
         assert_eq!(parse("query").unwrap().suites, vec![Suite::Query]);
+        assert_eq!(parse("kernels --quick").unwrap().suites, vec![Suite::Kernels]);
         assert_eq!(parse("http").unwrap().suites, vec![Suite::Http]);
         assert_eq!(parse("ingest").unwrap().suites, vec![Suite::Ingest]);
         assert_eq!(parse("nope"), Err(CliError::UnknownSuite("nope".into())));

@@ -22,6 +22,7 @@ pub mod data;
 pub mod hist;
 pub mod loadgen;
 pub mod report;
+pub mod results_json;
 pub mod server;
 pub mod suites;
 pub mod sys;

@@ -1,5 +1,6 @@
 //! The suite registry: every suite by name, which are implemented, and what a suite is given.
 
+pub mod kernels;
 pub mod membw;
 pub mod http;
 pub mod ingest;
@@ -19,7 +20,7 @@ use crate::BenchError;
 pub enum Suite {
     /// In-process storage: append throughput and latency, seal, recovery, scan.
     Storage,
-    /// Query kernels over column slices (planned).
+    /// The sql crate's vectorized kernels over column slices, against the memory bandwidth.
     Kernels,
     /// SQL queries end to end in-process, with a memory-bandwidth baseline.
     Query,
@@ -59,7 +60,12 @@ impl Suite {
     pub fn is_implemented(self) -> bool {
         matches!(
             self,
-            Suite::Storage | Suite::Query | Suite::Http | Suite::Ingest | Suite::Peers
+            Suite::Storage
+                | Suite::Kernels
+                | Suite::Query
+                | Suite::Http
+                | Suite::Ingest
+                | Suite::Peers
         )
     }
 
@@ -67,14 +73,11 @@ impl Suite {
     pub fn run(self, ctx: &Ctx) -> Result<Report, BenchError> {
         match self {
             Suite::Storage => storage::run(ctx),
+            Suite::Kernels => kernels::run(ctx),
             Suite::Query => query::run(ctx),
             Suite::Http => http::run(ctx),
             Suite::Ingest => ingest::run(ctx),
             Suite::Peers => peers::run(ctx),
-            other => Err(BenchError::Check(format!(
-                "suite {} is not implemented",
-                other.name()
-            ))),
         }
     }
 }

@@ -612,6 +612,7 @@ pub fn run(ctx: &Ctx) -> Result<Report, BenchError> {
     println!("\n{ratios}");
     let path = ctx.out_dir.join("peers-ratios.md");
     std::fs::write(&path, &ratios).at(&path)?;
+    crate::results_json::write_rows(&ctx.out_dir, "peers", ctx.quick, &rows)?;
     Ok(Report {
         suite: "peers".into(),
         quick: ctx.quick,
