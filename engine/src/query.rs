@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use sql::db::{
-    describe, execute_select, explain, rows_to_batch, show_tables, split_by_shard, BoxFuture,
+    describe, execute_select, explain, rows_to_batch, show_tables, split_by_shard_owned, BoxFuture,
     QueryStats, ShardRunner,
 };
 use sql::error::SqlError;
@@ -338,11 +338,15 @@ pub async fn handle_query(ctx: &CoreCtx, request: Request) -> Response {
             st.counters_mut().rows_scanned += stats.rows_read;
             let _ = st.query_latency.record(elapsed_ns.max(1_000));
         }
-        Ok(Answer::Done { written_rows }) if *written_rows > 0 => {
-            st.counters_mut().ticks_ingested += written_rows;
-            let _ = st.ingest_latency.record(elapsed_ns.max(1_000));
+        Ok(Answer::Done { written_rows }) => {
+            // INSERTs and DDL are queries too (ClickHouse counts every one).
+            st.counters_mut().queries_executed += 1;
+            if *written_rows > 0 {
+                st.counters_mut().ticks_ingested += written_rows;
+                let _ = st.ingest_latency.record(elapsed_ns.max(1_000));
+            }
         }
-        _ => {}
+        Err(_) => {}
     });
     match result {
         Ok(Answer::Rows {
@@ -526,7 +530,7 @@ async fn run_statement(
 
 /// Appends a batch on its owning shards; returns once every part is durable.
 pub async fn append(ctx: &CoreCtx, schema: &TableSchema, batch: Batch) -> Result<(), SqlError> {
-    let parts = split_by_shard(schema, &batch, ctx.cores())?;
+    let parts = split_by_shard_owned(schema, batch, ctx.cores())?;
     let mut pending = Vec::new();
     for (shard, part) in parts {
         pending.push(

@@ -65,8 +65,14 @@ def test_stats_count_what_was_written_and_rejected(fresh_server):
     assert stats["last_ingest_latency_ns"] > 0, stats
     before = stats["queries_executed"]
     assert fresh_server.rows("SELECT count() AS n FROM obs") == [{"n": 5}]
-    # The SELECT is counted (INSERTs are not queries_executed, they are ticks_ingested).
+    # Every successful SQL statement is counted: the SELECT, an INSERT, a DDL statement; a
+    # failing one is not. HTTP line-protocol writes are not SQL and count as ticks only.
     assert fresh_server.stats()["queries_executed"] == before + 1
+    fresh_server.query("CREATE TABLE counted (timestamp DateTime64(9), symbol String, x Int64)")
+    fresh_server.query("INSERT INTO counted VALUES (1, 'A', 1)")
+    with pytest.raises(AssertionError):
+        fresh_server.query("SELECT * FROM no_such_table")
+    assert fresh_server.stats()["queries_executed"] == before + 3
 
 
 def parse_metrics(text):

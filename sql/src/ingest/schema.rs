@@ -114,7 +114,14 @@ pub fn conform(
             Some(p) if targets.contains(&Some(p)) => Plan::Reject(Reason::Duplicate {
                 name: name.to_string(),
             }),
-            Some(p) => column_plan(got, schema.columns[p].ty, coercion, &schema.name, name),
+            Some(p) => column_plan(
+                got,
+                schema.columns[p].ty,
+                coercion,
+                &schema.name,
+                name,
+                p == schema.key_index,
+            ),
         };
         targets.push(pos);
         let data = &col.data;
@@ -145,7 +152,7 @@ pub fn conform(
                 for (r, slot) in bad.iter_mut().enumerate() {
                     if slot.is_none()
                         && data.is_valid(r)
-                        && convert_one(&data.values, r, to).is_none()
+                        && convert_one(&data.values, &table.batch.symbols, r, to).is_none()
                     {
                         *slot = Some(Reason::TypeConflict {
                             table: schema.name.clone(),
@@ -211,7 +218,11 @@ pub fn conform(
                 strings_made = true;
                 to_strings(&col.data, &table.batch.symbols)
             }
-            Plan::Convert => convert_column(&col.data, to),
+            Plan::Convert => {
+                // Codes turned into integers may leave dictionary entries unused.
+                strings_made |= matches!(col.data.values, Values::Sym(_));
+                convert_column(&col.data, &table.batch.symbols, to)
+            }
             Plan::Reject(_) => unreachable!("rejected columns were skipped"),
         };
         if dropped > 0 {
@@ -243,6 +254,7 @@ fn column_plan(
     coercion: Coercion,
     table: &str,
     column: &str,
+    is_key: bool,
 ) -> Plan {
     use ColumnType as T;
     if got == to {
@@ -253,6 +265,9 @@ fn column_plan(
         (T::Symbol, T::String) => Plan::ToStrings,
         (T::String, T::Symbol) => Plan::CheckSymbolLength,
         (T::Int64, T::Timestamp) => Plan::Keep,
+        // A table sharded by an integer symbol: the tag (always text in line protocol and in
+        // Arc's `h`) is parsed as that integer; rows whose tag is not one are rejected.
+        (T::Symbol | T::String, T::Int64 | T::UInt64) if is_key => Plan::Convert,
         (g, t)
             if coercion == Coercion::Numeric && numeric(g) && (numeric(t) || t == T::Timestamp) =>
         {
@@ -276,12 +291,22 @@ enum Num {
 
 /// Value `r` of a numeric column in the physical type of `to`, or `None` when it does not fit
 /// (negative into UInt64, fractional or too large into an integer).
-fn convert_one(values: &Values, r: usize, to: ColumnType) -> Option<Num> {
+fn convert_one(values: &Values, symbols: &[String], r: usize, to: ColumnType) -> Option<Num> {
+    let text = |b: &[u8]| -> Option<Num> {
+        let t = std::str::from_utf8(b).ok()?;
+        match to.physical() {
+            Physical::I64 => t.parse().ok().map(Num::I),
+            Physical::U64 => t.parse().ok().map(Num::U),
+            _ => None,
+        }
+    };
     let v = match values {
         Values::I64(v) => Num::I(v[r]),
         Values::U64(v) => Num::U(v[r]),
         Values::F64(v) => Num::F(v[r]),
-        _ => return None,
+        Values::Sym(codes) => return text(symbols.get(codes[r] as usize)?.as_bytes()),
+        Values::Str(s) => return text(s.get(r)),
+        Values::Bool(_) => return None,
     };
     // 2^63 and 2^64 are exact in f64; integral floats below them fit.
     const I64_END: f64 = 9_223_372_036_854_775_808.0;
@@ -306,12 +331,12 @@ fn convert_one(values: &Values, r: usize, to: ColumnType) -> Option<Num> {
 
 /// A numeric column in `to`'s physical type; rows that do not convert hold 0 (they are
 /// dropped by the caller).
-fn convert_column(data: &ColumnBuf, to: ColumnType) -> ColumnBuf {
+fn convert_column(data: &ColumnBuf, symbols: &[String], to: ColumnType) -> ColumnBuf {
     let rows = data.len();
     let mut values = Values::empty(to.physical());
     for r in 0..rows {
         let v = if data.is_valid(r) {
-            convert_one(&data.values, r, to)
+            convert_one(&data.values, symbols, r, to)
         } else {
             None
         };
@@ -682,14 +707,20 @@ mod tests {
             .column("timestamp", ColumnType::Timestamp)
             .column("symbol", ColumnType::Int64);
         let ints = schema(spec);
-        let mut t = line("ints,symbol=1 f=1\n");
+        // An integer tag goes into the integer symbol column; a tag that is not one cannot.
+        let mut t = line("ints,symbol=x f=1\nints,symbol=-12 f=1\n");
         t.batch.columns.truncate(2);
         t.types.truncate(2);
+        let mut errors = Vec::new();
         assert_eq!(
-            conform(&mut t, &ints, Coercion::Numeric, &mut Vec::new(), 10),
+            conform(&mut t, &ints, Coercion::Numeric, &mut errors, 10),
             1
         );
-        assert_eq!(t.rows(), 0);
+        assert_eq!(t.rows(), 1);
+        assert!(errors[0].to_string().starts_with("line 1"), "{}", errors[0]);
         check_conformed(&t, &ints);
+        let key = t.batch.columns.iter().find(|c| c.name == "symbol").unwrap();
+        assert_eq!(key.data.values, Values::I64(vec![-12]));
+        assert!(t.batch.symbols.is_empty(), "{:?}", t.batch.symbols);
     }
 }

@@ -23,6 +23,10 @@ pub(crate) enum Reason {
     ColumnTooLarge {
         max: usize,
     },
+    /// A symbol (a dictionary entry) must be UTF-8 of at most `SYMBOL_BYTES_MAX` bytes.
+    BadSymbol {
+        len: usize,
+    },
 }
 
 /// The values of one target column plus one validity flag per row.
@@ -73,6 +77,11 @@ impl ColumnBuilder {
             (Cell::F64(x), Values::F64(v)) => v.push(x),
             (Cell::Bool(x), Values::Bool(v)) => v.push(x as u8),
             (Cell::Str(s), Values::Str(v)) => {
+                if self.ty == ColumnType::Symbol
+                    && (s.len() > storage::dict::SYMBOL_BYTES_MAX || std::str::from_utf8(s).is_err())
+                {
+                    return Err(Reason::BadSymbol { len: s.len() });
+                }
                 if v.bytes.len() + s.len() > self.bytes_max {
                     return Err(Reason::ColumnTooLarge {
                         max: self.bytes_max,

@@ -297,6 +297,13 @@ pub enum InputError {
         expected: usize,
         found: usize,
     },
+    #[error("{at}, column '{column}': a symbol must be valid UTF-8 of at most {max} bytes (got {len} bytes)")]
+    BadSymbol {
+        at: Location,
+        column: String,
+        len: usize,
+        max: usize,
+    },
     #[error("{at}, column '{column}': field of {len} bytes is over the limit of {max} bytes")]
     FieldTooLong {
         at: Location,
@@ -349,6 +356,7 @@ impl InputError {
             InputError::Parse { .. } => (6, "CANNOT_PARSE_TEXT"),
             InputError::OutOfRange { .. } => (321, "VALUE_IS_OUT_OF_RANGE_OF_DATA_TYPE"),
             InputError::NullValue { .. } => (349, "CANNOT_INSERT_NULL_IN_ORDINARY_COLUMN"),
+            InputError::BadSymbol { .. } => (27, "CANNOT_PARSE_INPUT_ASSERTION_FAILED"),
             InputError::FieldTooLong { .. } | InputError::ColumnTooLarge { .. } => {
                 (131, "TOO_LARGE_STRING_SIZE")
             }
@@ -685,5 +693,11 @@ pub(crate) fn value_error(
         },
         Reason::Null => InputError::NullValue { at, column },
         Reason::ColumnTooLarge { max } => InputError::ColumnTooLarge { column, max },
+        Reason::BadSymbol { len } => InputError::BadSymbol {
+            at,
+            column,
+            len,
+            max: storage::dict::SYMBOL_BYTES_MAX,
+        },
     }
 }
