@@ -91,9 +91,10 @@ pub fn bind(
             "sum" => {
                 want(1)?;
                 numeric(arg_ty)?;
-                let base = match arg_ty.base {
-                    BaseType::Float64 => BaseType::Float64,
-                    BaseType::UInt64 => BaseType::UInt64,
+                // As ClickHouse: sums of unsigned integers are UInt64, of signed ones Int64.
+                let base = match arg_ty.base.int_bits() {
+                    _ if arg_ty.base == BaseType::Float64 => BaseType::Float64,
+                    Some((false, _)) => BaseType::UInt64,
                     _ => BaseType::Int64,
                 };
                 (AggFunc::Sum, DataType::new(base).nullable(arg_ty.nullable))
@@ -415,8 +416,11 @@ impl AggState {
                 let c = &args[0];
                 for i in lo..hi {
                     if valid(c, i) {
-                        if let Value::UInt(x) = c.value(i) {
-                            *s = s.wrapping_add(x);
+                        match c.value(i) {
+                            Value::UInt(x) => *s = s.wrapping_add(x),
+                            // Narrow unsigned integers are held as i64.
+                            Value::Int(x) => *s = s.wrapping_add(x as u64),
+                            _ => {}
                         }
                         *any = true;
                     }
@@ -684,7 +688,13 @@ impl AggState {
                 return Value::Null;
             }
             match call.ty.base {
-                BaseType::Int64 => Value::Int(0),
+                BaseType::Int64
+                | BaseType::Int8
+                | BaseType::Int16
+                | BaseType::Int32
+                | BaseType::UInt8
+                | BaseType::UInt16
+                | BaseType::UInt32 => Value::Int(0),
                 BaseType::UInt64 => Value::UInt(0),
                 BaseType::Float64 => Value::Float(0.0),
                 BaseType::Bool => Value::Bool(false),

@@ -81,8 +81,8 @@ pub enum Func {
     If,
     ToString,
     ToFloat64,
-    ToInt64,
-    ToUInt64,
+    /// `toInt8` .. `toUInt64`: conversion to an integer type (wrapping, as ClickHouse).
+    ToInt(BaseType),
     Lower,
     Upper,
     Length,
@@ -302,9 +302,9 @@ impl Expr {
                 let c = e.eval(cols, len)?;
                 let v = match c.v {
                     Vector::F64(v) => Vector::F64(Cow::Owned(v.iter().map(|x| -x).collect())),
-                    Vector::I64(v) => {
-                        Vector::I64(Cow::Owned(v.iter().map(|x| x.wrapping_neg()).collect()))
-                    }
+                    Vector::I64(v) => Vector::I64(Cow::Owned(
+                        v.iter().map(|x| ty.base.wrap(x.wrapping_neg())).collect(),
+                    )),
                     Vector::U64(v) => Vector::I64(Cow::Owned(
                         v.iter().map(|&x| (x as i64).wrapping_neg()).collect(),
                     )),
@@ -439,7 +439,17 @@ pub fn broadcast(v: &Value, ty: DataType, len: usize) -> Col<'static> {
                 valid: Some(Cow::Owned(vec![false; len])),
             }
         }
-        (Value::Int(x), _) | (Value::Ts(x), _) => Vector::I64(Cow::Owned(vec![*x; len])),
+        // An integer literal's vector follows its type: `5000000000` is a UInt64 held as
+        // `Value::Int`, and a narrow type's values live in i64 vectors.
+        (Value::Int(x), _) if ty.physical() == storage::Physical::U64 => {
+            Vector::U64(Cow::Owned(vec![*x as u64; len]))
+        }
+        (Value::UInt(x), _) if ty.physical() == storage::Physical::I64 => {
+            Vector::I64(Cow::Owned(vec![ty.base.wrap(*x as i64); len]))
+        }
+        (Value::Int(x), _) | (Value::Ts(x), _) => {
+            Vector::I64(Cow::Owned(vec![ty.base.wrap(*x); len]))
+        }
         (Value::UInt(x), _) => Vector::U64(Cow::Owned(vec![*x; len])),
         (Value::Float(x), _) => Vector::F64(Cow::Owned(vec![*x; len])),
         (Value::Bool(x), _) => Vector::Bool(Cow::Owned(vec![*x as u8; len])),
@@ -523,6 +533,7 @@ pub fn compare_scalar(op: BinOp, c: &Col<'_>, v: &Value) -> Col<'static> {
         }
         (Vector::F64(a), _) if v.as_f64().is_some() => cmp!(a, v.as_f64().expect("numeric")),
         (Vector::U64(a), Value::UInt(x)) => cmp!(a, *x),
+        (Vector::U64(a), Value::Int(x)) if *x >= 0 => cmp!(a, *x as u64),
         (Vector::I64(a), Value::Float(x)) => a
             .iter()
             .map(|&y| cmp_result(op, y as f64, *x) as u8)
@@ -660,7 +671,10 @@ fn binary(op: BinOp, l: &Col<'_>, r: &Col<'_>, ty: DataType) -> Result<Col<'stat
                 a.iter().zip(b.iter()).map(|(&x, &y)| f(x, y)).collect(),
             ))
         }
-        BaseType::UInt64 => {
+        // 64-bit unsigned arithmetic when an operand holds u64 values; everything else computes
+        // in i64 (exact for the narrow types, whose ClickHouse result types always hold the
+        // result) and is then wrapped into the result type.
+        BaseType::UInt64 if matches!(l.v, Vector::U64(_)) || matches!(r.v, Vector::U64(_)) => {
             let to_u = |c: &Col<'_>| -> Vec<u64> {
                 match &c.v {
                     Vector::U64(v) => v.to_vec(),
@@ -694,7 +708,7 @@ fn binary(op: BinOp, l: &Col<'_>, r: &Col<'_>, ty: DataType) -> Result<Col<'stat
             }
             Vector::U64(Cow::Owned(out))
         }
-        BaseType::Int64 | BaseType::DateTime64 => {
+        b if b.is_int() || b == BaseType::DateTime64 => {
             let (a, b) = (l.to_i64(), r.to_i64());
             let mut out = Vec::with_capacity(len);
             for i in 0..len {
@@ -720,7 +734,7 @@ fn binary(op: BinOp, l: &Col<'_>, r: &Col<'_>, ty: DataType) -> Result<Col<'stat
                     _ => unreachable!(),
                 });
             }
-            Vector::I64(Cow::Owned(out))
+            int_vector(ty.base, out)
         }
         _ => {
             return Err(SqlError::Type(format!(
@@ -738,6 +752,51 @@ fn binary(op: BinOp, l: &Col<'_>, r: &Col<'_>, ty: DataType) -> Result<Col<'stat
     })
 }
 
+/// i64 results as the vector of integer type `base`: wrapped into a narrow type's range, or
+/// reinterpreted as u64 for UInt64.
+pub fn int_vector(base: BaseType, mut v: Vec<i64>) -> Vector<'static> {
+    if base.is_narrow_int() {
+        v.iter_mut().for_each(|x| *x = base.wrap(*x));
+    }
+    if base == BaseType::UInt64 {
+        Vector::U64(Cow::Owned(v.into_iter().map(|x| x as u64).collect()))
+    } else {
+        Vector::I64(Cow::Owned(v))
+    }
+}
+
+/// `(signed, bits)` of an integer operand; Bool counts as UInt8, as in ClickHouse.
+fn arith_bits(b: BaseType) -> Option<(bool, u32)> {
+    if b == BaseType::Bool {
+        return Some((false, 8));
+    }
+    b.int_bits()
+}
+
+/// ClickHouse's result type of integer `a op b`: `+` and `*` take the next wider type of the
+/// wider operand (signed if either is), `-` the same but always signed, `%` the divisor's width
+/// (doubled and signed when the dividend is signed); 64 bits at most.
+pub fn int_arith_type(op: BinOp, a: BaseType, b: BaseType) -> Option<BaseType> {
+    let (sa, ba) = arith_bits(a)?;
+    let (sb, bb) = arith_bits(b)?;
+    let wide = 2 * ba.max(bb);
+    Some(match op {
+        BinOp::Add | BinOp::Mul => BaseType::int(sa || sb, wide),
+        BinOp::Sub => BaseType::int(true, wide),
+        BinOp::Mod if sa => BaseType::int(true, 2 * bb),
+        BinOp::Mod => BaseType::int(false, bb),
+        _ => return None,
+    })
+}
+
+/// ClickHouse's type of `-x` for an integer type: unsigned types widen to the next signed type.
+pub fn neg_type(t: DataType) -> DataType {
+    match t.base.int_bits() {
+        Some((false, bits)) => DataType::new(BaseType::int(true, 2 * bits)).nullable(t.nullable),
+        _ => t,
+    }
+}
+
 /// The result type of `l op r`, or a type error.
 pub fn binary_type(op: BinOp, l: DataType, r: DataType) -> Result<DataType> {
     use BaseType::*;
@@ -752,12 +811,12 @@ pub fn binary_type(op: BinOp, l: DataType, r: DataType) -> Result<DataType> {
         (BinOp::Div, a, b) if is_num(a) && is_num(b) => Float64,
         (_, Float64, b) if is_num(b) => Float64,
         (_, a, Float64) if is_num(a) => Float64,
-        (BinOp::Add | BinOp::Sub, DateTime64, Int64 | UInt64) => DateTime64,
-        (BinOp::Add, Int64 | UInt64, DateTime64) => DateTime64,
+        (BinOp::Add | BinOp::Sub, DateTime64, b) if b.is_int() => DateTime64,
+        (BinOp::Add, a, DateTime64) if a.is_int() => DateTime64,
         (BinOp::Sub, DateTime64, DateTime64) => Int64,
-        (BinOp::Sub, UInt64, UInt64) => Int64,
-        (_, UInt64, UInt64) => UInt64,
-        (_, a, b) if is_int(a) && is_int(b) => Int64,
+        (_, a, b) if is_int(a) && is_int(b) => {
+            int_arith_type(op, a, b).expect("integer operands of an arithmetic operator")
+        }
         _ => {
             return Err(SqlError::Type(format!(
                 "Illegal types {l} and {r} of arguments of operator {}",
@@ -769,7 +828,7 @@ pub fn binary_type(op: BinOp, l: DataType, r: DataType) -> Result<DataType> {
 }
 
 fn is_int(b: BaseType) -> bool {
-    matches!(b, BaseType::Int64 | BaseType::UInt64 | BaseType::Bool)
+    b.is_int() || b == BaseType::Bool
 }
 
 fn is_num(b: BaseType) -> bool {
@@ -822,6 +881,21 @@ pub fn convert_value(v: Value, ty: DataType) -> Value {
             Value::UInt(x) => Value::UInt(*x),
             _ => v.as_i64().map_or(Value::Null, |x| Value::UInt(x as u64)),
         },
+        b if b.is_narrow_int() => {
+            let x = match &v {
+                Value::Str(s) => {
+                    let t = s.trim();
+                    match t.parse::<i64>() {
+                        Ok(x) => Some(x),
+                        Err(_) => t.parse::<u64>().ok().map(|x| x as i64),
+                    }
+                }
+                Value::UInt(x) => Some(*x as i64),
+                Value::Float(f) if f.is_finite() => Some(f.trunc() as i64),
+                _ => v.as_i64(),
+            };
+            x.map_or(Value::Null, |x| Value::Int(b.wrap(x)))
+        }
         BaseType::Float64 => match &v {
             Value::Str(s) => s.trim().parse().map(Value::Float).unwrap_or(Value::Null),
             _ => v.as_f64().map_or(Value::Null, Value::Float),
@@ -844,6 +918,7 @@ pub fn convert_value(v: Value, ty: DataType) -> Value {
             _ => v.as_i64().map_or(Value::Null, Value::Ts),
         },
         BaseType::Nothing => Value::Null,
+        other => unreachable!("{other:?} is handled above"),
     }
 }
 
@@ -868,6 +943,17 @@ pub fn cast(c: Col<'_>, ty: DataType) -> Result<Col<'static>> {
             return Ok(Col {
                 ty,
                 v: Vector::I64(Cow::Owned(v)),
+                valid: c.valid.map(|v| Cow::Owned(v.into_owned())),
+            });
+        }
+        // Numbers convert to a narrow integer by truncating floats and wrapping, as ClickHouse's
+        // `CAST(300 AS UInt8)` = 44.
+        (Vector::F64(_) | Vector::U64(_) | Vector::Bool(_) | Vector::I64(_), b)
+            if b.is_narrow_int() =>
+        {
+            return Ok(Col {
+                ty,
+                v: int_vector(b, c.to_i64().into_owned()),
                 valid: c.valid.map(|v| Cow::Owned(v.into_owned())),
             });
         }

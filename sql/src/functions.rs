@@ -3,7 +3,7 @@
 use std::borrow::Cow;
 
 use crate::error::{Result, SqlError};
-use crate::expr::{cast, convert_value, Expr, Func};
+use crate::expr::{cast, convert_value, int_vector, Expr, Func};
 use crate::text::{civil_from_days, format_ts_ns, parse_datetime};
 use crate::types::{BaseType, DataType, Value};
 use crate::vector::{Col, Vector};
@@ -32,7 +32,17 @@ pub fn bind(name: &str, args: &[Expr]) -> Option<Result<(Func, DataType)>> {
     let num = |i: usize| tys.get(i).copied().unwrap_or(DataType::NULL);
     let float = DataType::FLOAT64.nullable(any_null);
     Some(match lower.as_str() {
-        "abs" => arity(1, Func::Abs, num(0)),
+        "abs" => {
+            // ClickHouse's abs of a signed integer is the unsigned type of the same width.
+            let t = num(0);
+            let ty = match t.base.int_bits() {
+                Some((true, bits)) => {
+                    DataType::new(BaseType::int(false, bits)).nullable(t.nullable)
+                }
+                _ => t,
+            };
+            arity(1, Func::Abs, ty)
+        }
         "round" => {
             if args.is_empty() || args.len() > 2 {
                 return Some(Err(SqlError::Type("round takes 1 or 2 arguments".into())));
@@ -73,10 +83,20 @@ pub fn bind(name: &str, args: &[Expr]) -> Option<Result<(Func, DataType)>> {
         }
         "tostring" => arity(1, Func::ToString, DataType::STRING.nullable(any_null)),
         "tofloat64" | "tofloat64ornull" => arity(1, Func::ToFloat64, float),
-        "toint64" | "toint32" | "toint64ornull" => {
-            arity(1, Func::ToInt64, DataType::INT64.nullable(any_null))
+        "toint8" | "toint16" | "toint32" | "toint64" | "touint8" | "touint16" | "touint32"
+        | "touint64" | "toint64ornull" => {
+            let base = match lower.trim_end_matches("ornull") {
+                "toint8" => BaseType::Int8,
+                "toint16" => BaseType::Int16,
+                "toint32" => BaseType::Int32,
+                "toint64" => BaseType::Int64,
+                "touint8" => BaseType::UInt8,
+                "touint16" => BaseType::UInt16,
+                "touint32" => BaseType::UInt32,
+                _ => BaseType::UInt64,
+            };
+            arity(1, Func::ToInt(base), DataType::new(base).nullable(any_null))
         }
-        "touint64" | "touint32" => arity(1, Func::ToUInt64, DataType::UINT64.nullable(any_null)),
         "lower" | "lowerutf8" => arity(1, Func::Lower, DataType::STRING.nullable(any_null)),
         "upper" | "upperutf8" => arity(1, Func::Upper, DataType::STRING.nullable(any_null)),
         "length" | "lengthutf8" | "char_length" => {
@@ -95,7 +115,9 @@ pub fn bind(name: &str, args: &[Expr]) -> Option<Result<(Func, DataType)>> {
             let ty = num(0);
             arity(2, Func::Xbar, ty)
         }
-        "epoch_s" | "tounixtimestamp" => arity(1, Func::EpochS, DataType::INT64.nullable(any_null)),
+        "epoch_s" => arity(1, Func::EpochS, DataType::INT64.nullable(any_null)),
+        // ClickHouse's toUnixTimestamp is UInt32 seconds (wrapping outside 1970..2106).
+        "tounixtimestamp" => arity(1, Func::EpochS, DataType::UINT32.nullable(any_null)),
         "epoch_ms" | "tounixtimestamp64milli" => {
             arity(1, Func::EpochMs, DataType::INT64.nullable(any_null))
         }
@@ -148,12 +170,12 @@ pub fn bind(name: &str, args: &[Expr]) -> Option<Result<(Func, DataType)>> {
             Ok((Func::ToDateTime64, DataType::DATETIME64.nullable(any_null)))
         }
         "isnan" => arity(1, Func::IsNaN, DataType::BOOL),
-        "toyear" => arity(1, Func::ToYear, DataType::UINT64.nullable(any_null)),
-        "tomonth" => arity(1, Func::ToMonth, DataType::UINT64.nullable(any_null)),
-        "todayofmonth" => arity(1, Func::ToDayOfMonth, DataType::UINT64.nullable(any_null)),
-        "tohour" => arity(1, Func::ToHour, DataType::UINT64.nullable(any_null)),
-        "tominute" => arity(1, Func::ToMinute, DataType::UINT64.nullable(any_null)),
-        "tosecond" => arity(1, Func::ToSecond, DataType::UINT64.nullable(any_null)),
+        "toyear" => arity(1, Func::ToYear, DataType::UINT16.nullable(any_null)),
+        "tomonth" => arity(1, Func::ToMonth, DataType::UINT8.nullable(any_null)),
+        "todayofmonth" => arity(1, Func::ToDayOfMonth, DataType::UINT8.nullable(any_null)),
+        "tohour" => arity(1, Func::ToHour, DataType::UINT8.nullable(any_null)),
+        "tominute" => arity(1, Func::ToMinute, DataType::UINT8.nullable(any_null)),
+        "tosecond" => arity(1, Func::ToSecond, DataType::UINT8.nullable(any_null)),
         "startswith" => arity(2, Func::StartsWith, DataType::BOOL.nullable(any_null)),
         "endswith" => arity(2, Func::EndsWith, DataType::BOOL.nullable(any_null)),
         _ => return None,
@@ -177,14 +199,38 @@ pub fn common_type(tys: &[DataType]) -> DataType {
         String
     } else if bases.contains(&Float64) {
         Float64
-    } else if bases.iter().all(|b| matches!(b, Int64 | UInt64 | Bool)) {
-        Int64
+    } else if bases.iter().all(|b| b.is_int() || *b == Bool) {
+        common_int(&bases)
     } else if bases.contains(&DateTime64) {
         DateTime64
     } else {
         Float64
     };
     DataType::new(base).nullable(nullable || base == Nothing)
+}
+
+/// ClickHouse's common supertype of integer types (Bool counting as UInt8): the widest
+/// unsigned type if all are unsigned, else a signed type wide enough for every operand; a mix
+/// of UInt64 and signed types, which ClickHouse has no integer supertype for, is Int64.
+fn common_int(bases: &[BaseType]) -> BaseType {
+    let bits = |b: &BaseType| b.int_bits().unwrap_or((false, 8));
+    let unsigned = bases
+        .iter()
+        .map(bits)
+        .filter(|(s, _)| !s)
+        .map(|(_, n)| n)
+        .max();
+    let signed = bases
+        .iter()
+        .map(bits)
+        .filter(|(s, _)| *s)
+        .map(|(_, n)| n)
+        .max();
+    match (signed, unsigned) {
+        (None, u) => BaseType::int(false, u.unwrap_or(8)),
+        (Some(s), None) => BaseType::int(true, s),
+        (Some(s), Some(u)) => BaseType::int(true, s.max(2 * u)),
+    }
 }
 
 fn floor_div(a: i64, b: i64) -> i64 {
@@ -195,7 +241,7 @@ fn map_i64(c: &Col<'_>, ty: DataType, f: impl Fn(i64) -> i64) -> Col<'static> {
     let v: Vec<i64> = c.to_i64().iter().map(|&x| f(x)).collect();
     Col {
         ty,
-        v: Vector::I64(Cow::Owned(v)),
+        v: int_vector(ty.base, v),
         valid: c.valid.as_ref().map(|v| Cow::Owned(v.to_vec())),
     }
 }
@@ -244,7 +290,7 @@ pub fn eval<'c>(
                     })?;
                     let mut out = vec![0i64; v.len()];
                     crate::kernels::xbar(v, s, &mut out);
-                    Col::new(ty, Vector::I64(Cow::Owned(out)))
+                    Col::new(ty, int_vector(ty.base, out))
                 }
                 _ => {
                     let s = step.as_i64().filter(|s| *s > 0).ok_or_else(|| {
@@ -284,14 +330,14 @@ pub fn eval<'c>(
                 _ => map_f64(&c, ty, |v| v),
             }
         }
-        Func::ToInt64 | Func::ToUInt64 => {
+        Func::ToInt(base) => {
             let c = arg(0)?;
             match c.v {
                 Vector::Str(_) | Vector::Sym(..) => cast(c, ty)?,
-                Vector::F64(_) if func == Func::ToInt64 => {
+                Vector::F64(_) if base == BaseType::Int64 => {
                     map_i64(&map_f64(&c, DataType::FLOAT64, f64::trunc), ty, |v| v)
                 }
-                _ if func == Func::ToInt64 => map_i64(&c, ty, |v| v),
+                _ if base == BaseType::Int64 => map_i64(&c, ty, |v| v),
                 _ => cast(c, ty)?,
             }
         }
@@ -299,6 +345,14 @@ pub fn eval<'c>(
             let c = arg(0)?;
             match c.v {
                 Vector::F64(_) => map_f64(&c, ty, f64::abs),
+                Vector::I64(_) if ty.base == BaseType::UInt64 => {
+                    let v: Vec<u64> = c.to_i64().iter().map(|x| x.unsigned_abs()).collect();
+                    Col {
+                        ty,
+                        v: Vector::U64(Cow::Owned(v)),
+                        valid: c.valid.as_ref().map(|v| Cow::Owned(v.to_vec())),
+                    }
+                }
                 Vector::I64(_) => map_i64(&c, ty, i64::wrapping_abs),
                 _ => c,
             }

@@ -550,6 +550,18 @@ fn cast_type(t: &ast::DataType) -> Result<DataType> {
     if let D::LowCardinality(inner) = t {
         return cast_type(inner);
     }
+    let narrow = match t {
+        D::Int8(_) | D::TinyInt(_) => Some(DataType::INT8),
+        D::Int16 | D::SmallInt(_) => Some(DataType::INT16),
+        D::Int32 | D::Int(_) | D::Integer(_) => Some(DataType::INT32),
+        D::UInt8 => Some(DataType::UINT8),
+        D::UInt16 => Some(DataType::UINT16),
+        D::UInt32 => Some(DataType::UINT32),
+        _ => None,
+    };
+    if let Some(ty) = narrow {
+        return Ok(ty);
+    }
     let (ty, _) = storage_type(t)?;
     Ok(DataType::from_column_type(ty))
 }
@@ -1019,9 +1031,8 @@ impl Binder<'_> {
                             .map(|(i, c)| {
                                 let t = DataType::from_column_type(c.ty);
                                 // The timestamp and the symbol never hold NULL.
-                                let nullable = c.nullable
-                                    && i != schema.ts_index
-                                    && i != schema.key_index;
+                                let nullable =
+                                    c.nullable && i != schema.ts_index && i != schema.key_index;
                                 (c.name.clone(), t.nullable(nullable))
                             })
                             .collect(),
@@ -1513,7 +1524,12 @@ impl Binder<'_> {
                 let qual = parts[..parts.len() - 1].last().map(|p| p.value.as_str());
                 self.column(name, qual, scope)?
             }
-            A::Value(v) => Expr::literal(literal(&v.value)?),
+            A::Value(v) => {
+                // ClickHouse types an integer literal by the smallest type that holds it.
+                let v = literal(&v.value)?;
+                let ty = DataType::of_int_literal(&v);
+                Expr::Literal(v, ty)
+            }
             A::Nested(inner) => self.expr(inner, scope, r)?,
             A::BinaryOp { left, op, right } => {
                 let l = self.expr(left, scope, r)?;
@@ -1545,7 +1561,7 @@ impl Binder<'_> {
                 // Time arithmetic as ClickHouse: DateTime64 ± integer counts seconds (an INTERVAL
                 // is already in ns), DateTime64 - DateTime64 is seconds as Float64.
                 let is_dt = |e: &Expr| e.ty().base == BaseType::DateTime64;
-                let is_int = |e: &Expr| matches!(e.ty().base, BaseType::Int64 | BaseType::UInt64);
+                let is_int = |e: &Expr| e.ty().base.is_int();
                 let seconds = |e: Expr| {
                     let ty = DataType::INT64.nullable(e.ty().nullable);
                     Expr::Binary {
@@ -1594,7 +1610,14 @@ impl Binder<'_> {
                 match op {
                     ast::UnaryOperator::Not => Expr::Not(Box::new(inner)),
                     ast::UnaryOperator::Minus => {
-                        if let Expr::Literal(v, _) = &inner {
+                        if let Expr::Literal(v, lit_ty) = &inner {
+                            // `-1` is a literal of its own (Int8); the negation of another
+                            // constant, such as `-toUInt8(1)`, has the type `-x` has.
+                            let is_plain_literal = matches!(**expr, A::Value(_));
+                            if !is_plain_literal && lit_ty.base.is_int() {
+                                let ty = crate::expr::neg_type(*lit_ty);
+                                return fold(Expr::Neg(Box::new(inner), ty));
+                            }
                             let neg = match v {
                                 Value::Int(x) => Value::Int(-x),
                                 Value::UInt(x) if *x == 1u64 << 63 => Value::Int(i64::MIN),
@@ -1604,14 +1627,10 @@ impl Binder<'_> {
                                     return Err(SqlError::Type("cannot negate a non-number".into()))
                                 }
                             };
-                            return Ok(Expr::literal(neg));
+                            let ty = DataType::of_int_literal(&neg);
+                            return Ok(Expr::Literal(neg, ty));
                         }
-                        let ty = inner.ty();
-                        let ty = if ty.base == BaseType::UInt64 {
-                            DataType::INT64.nullable(ty.nullable)
-                        } else {
-                            ty
-                        };
+                        let ty = crate::expr::neg_type(inner.ty());
                         Expr::Neg(Box::new(inner), ty)
                     }
                     ast::UnaryOperator::Plus => inner,
@@ -1883,9 +1902,9 @@ impl Binder<'_> {
             "timezone" | "servertimezone" => Some(Value::Str(info.timezone.clone())),
             "currentdatabase" | "database" => Some(Value::Str("default".into())),
             "displayname" | "hostname" | "fqdn" => Some(Value::Str(info.display_name.clone())),
-            "revision" => Some(Value::UInt(info.revision)),
+            "revision" => Some(Value::Int(info.revision as i64)),
             "currentuser" | "user" => Some(Value::Str("default".into())),
-            "uptime" => Some(Value::UInt(info.uptime_s)),
+            "uptime" => Some(Value::Int(info.uptime_s as i64)),
             "now" | "now64" | "current_timestamp" => Some(Value::Ts(if lower == "now" {
                 info.now_ns - info.now_ns.rem_euclid(NS_PER_SECOND)
             } else {
@@ -1897,6 +1916,11 @@ impl Binder<'_> {
             _ => None,
         };
         if let Some(v) = constant {
+            // As ClickHouse, revision() and uptime() are UInt32 (clickhouse-go scans the
+            // revision into a uint32).
+            if matches!(lower.as_str(), "revision" | "uptime") {
+                return Ok(Expr::Literal(v, DataType::UINT32));
+            }
             return Ok(Expr::literal(v));
         }
         let (mut args, distinct) = self.function_args(f, scope, r)?;
@@ -2006,6 +2030,12 @@ impl Binder<'_> {
                 }
                 args.truncate(tz_at);
             }
+        }
+        if lower == "totypename" {
+            if args.len() != 1 {
+                return Err(SqlError::Type("toTypeName takes 1 argument".into()));
+            }
+            return Ok(Expr::literal(Value::Str(args[0].ty().clickhouse_name())));
         }
         match functions::bind(&name, &args) {
             Some(res) => {

@@ -9,6 +9,15 @@ use storage::{Bitmap, ColumnBuf, StrValues, Values};
 pub enum BaseType {
     Int64,
     UInt64,
+    /// The narrow integers are logical types: their values live in 64-bit signed vectors
+    /// (every value of each fits in an i64), always within the type's range, and output formats
+    /// write them at their own width.
+    Int8,
+    Int16,
+    Int32,
+    UInt8,
+    UInt16,
+    UInt32,
     Float64,
     Bool,
     String,
@@ -16,6 +25,64 @@ pub enum BaseType {
     DateTime64,
     /// The type of a bare `NULL` literal: ClickHouse `Nullable(Nothing)`.
     Nothing,
+}
+
+impl BaseType {
+    /// `(signed, bits)` of an integer type (Bool is not an integer here).
+    pub fn int_bits(self) -> Option<(bool, u32)> {
+        use BaseType::*;
+        Some(match self {
+            Int8 => (true, 8),
+            Int16 => (true, 16),
+            Int32 => (true, 32),
+            Int64 => (true, 64),
+            UInt8 => (false, 8),
+            UInt16 => (false, 16),
+            UInt32 => (false, 32),
+            UInt64 => (false, 64),
+            _ => return None,
+        })
+    }
+
+    /// The integer type of a sign and a width in bits (8, 16, 32 or 64; wider caps at 64).
+    pub fn int(signed: bool, bits: u32) -> BaseType {
+        use BaseType::*;
+        match (signed, bits) {
+            (true, 0..=8) => Int8,
+            (true, 9..=16) => Int16,
+            (true, 17..=32) => Int32,
+            (true, _) => Int64,
+            (false, 0..=8) => UInt8,
+            (false, 9..=16) => UInt16,
+            (false, 17..=32) => UInt32,
+            (false, _) => UInt64,
+        }
+    }
+
+    pub fn is_int(self) -> bool {
+        self.int_bits().is_some()
+    }
+
+    /// Whether this is one of the integers narrower than 64 bits.
+    pub fn is_narrow_int(self) -> bool {
+        self.int_bits().is_some_and(|(_, bits)| bits < 64)
+    }
+
+    /// `v` wrapped into this type's range, as ClickHouse converts integers (`toUInt8(300)` is
+    /// 44, `toInt8(200)` is -56); other types return `v` unchanged.
+    #[inline]
+    pub fn wrap(self, v: i64) -> i64 {
+        use BaseType::*;
+        match self {
+            Int8 => v as i8 as i64,
+            Int16 => v as i16 as i64,
+            Int32 => v as i32 as i64,
+            UInt8 => v as u8 as i64,
+            UInt16 => v as u16 as i64,
+            UInt32 => v as u32 as i64,
+            _ => v,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -27,6 +94,12 @@ pub struct DataType {
 impl DataType {
     pub const INT64: DataType = DataType::new(BaseType::Int64);
     pub const UINT64: DataType = DataType::new(BaseType::UInt64);
+    pub const INT8: DataType = DataType::new(BaseType::Int8);
+    pub const INT16: DataType = DataType::new(BaseType::Int16);
+    pub const INT32: DataType = DataType::new(BaseType::Int32);
+    pub const UINT8: DataType = DataType::new(BaseType::UInt8);
+    pub const UINT16: DataType = DataType::new(BaseType::UInt16);
+    pub const UINT32: DataType = DataType::new(BaseType::UInt32);
     pub const FLOAT64: DataType = DataType::new(BaseType::Float64);
     pub const BOOL: DataType = DataType::new(BaseType::Bool);
     pub const STRING: DataType = DataType::new(BaseType::String);
@@ -55,10 +128,19 @@ impl DataType {
     }
 
     pub fn is_numeric(self) -> bool {
-        matches!(
-            self.base,
-            BaseType::Int64 | BaseType::UInt64 | BaseType::Float64 | BaseType::Bool
-        )
+        self.base.is_int() || matches!(self.base, BaseType::Float64 | BaseType::Bool)
+    }
+
+    /// ClickHouse's type of an integer literal: the smallest of UInt8..UInt64 that holds a
+    /// non-negative value, the smallest of Int8..Int64 that holds a negative one.
+    pub fn of_int_literal(v: &Value) -> DataType {
+        let base = match *v {
+            Value::Int(x) if x >= 0 => BaseType::int(false, 64 - (x as u64).leading_zeros()),
+            Value::Int(x) => BaseType::int(true, 65 - x.leading_ones()),
+            Value::UInt(_) => BaseType::UInt64,
+            ref other => return other.data_type(),
+        };
+        DataType::new(base)
     }
 
     /// The ClickHouse type name, e.g. `Nullable(Float64)`.
@@ -66,6 +148,12 @@ impl DataType {
         let base = match self.base {
             BaseType::Int64 => "Int64",
             BaseType::UInt64 => "UInt64",
+            BaseType::Int8 => "Int8",
+            BaseType::Int16 => "Int16",
+            BaseType::Int32 => "Int32",
+            BaseType::UInt8 => "UInt8",
+            BaseType::UInt16 => "UInt16",
+            BaseType::UInt32 => "UInt32",
             BaseType::Float64 => "Float64",
             BaseType::Bool => "Bool",
             BaseType::String => "String",
@@ -82,7 +170,14 @@ impl DataType {
     /// The physical layout a column of this type is stored in.
     pub fn physical(self) -> storage::Physical {
         match self.base {
-            BaseType::Int64 | BaseType::DateTime64 => storage::Physical::I64,
+            BaseType::Int64
+            | BaseType::Int8
+            | BaseType::Int16
+            | BaseType::Int32
+            | BaseType::UInt8
+            | BaseType::UInt16
+            | BaseType::UInt32
+            | BaseType::DateTime64 => storage::Physical::I64,
             BaseType::UInt64 => storage::Physical::U64,
             BaseType::Float64 => storage::Physical::F64,
             BaseType::Bool | BaseType::Nothing => storage::Physical::Bool,
@@ -214,7 +309,10 @@ impl Column {
             return;
         }
         match &mut self.data.values {
-            Values::I64(d) => d.push(v.as_i64().unwrap_or_default()),
+            Values::I64(d) => d.push(match *v {
+                Value::UInt(x) => self.ty.base.wrap(x as i64),
+                ref o => self.ty.base.wrap(o.as_i64().unwrap_or_default()),
+            }),
             Values::U64(d) => d.push(match *v {
                 Value::UInt(x) => x,
                 ref o => o.as_i64().unwrap_or_default() as u64,

@@ -1,5 +1,6 @@
 //! Arrow (IPC file) and ArrowStream (IPC stream) output, with the schema ClickHouse 26.9 writes:
-//! `Int64`, `UInt64`, `Float64`, `Boolean`, `Utf8`, `Timestamp(ns, "UTC")` and `Null`, each field
+//! `Int8`..`Int64`, `UInt8`..`UInt64`, `Float64`, `Boolean`, `Utf8`, `Timestamp(ns, "UTC")` and
+//! `Null`, each field
 //! nullable exactly when its ClickHouse type is.
 //!
 //! Unlike ClickHouse, the buffers are not LZ4-compressed (its default
@@ -8,8 +9,9 @@
 use std::sync::Arc;
 
 use arrow_array::{
-    ArrayRef, BooleanArray, Float64Array, Int64Array, NullArray, RecordBatch, RecordBatchOptions,
-    StringArray, TimestampNanosecondArray, UInt64Array,
+    ArrayRef, BooleanArray, Float64Array, Int16Array, Int32Array, Int64Array, Int8Array, NullArray,
+    RecordBatch, RecordBatchOptions, StringArray, TimestampNanosecondArray, UInt16Array,
+    UInt32Array, UInt64Array, UInt8Array,
 };
 use arrow_buffer::{BooleanBuffer, Buffer, NullBuffer, OffsetBuffer, ScalarBuffer};
 use arrow_ipc::writer::{FileWriter, StreamWriter};
@@ -53,6 +55,12 @@ fn arrow_type(base: BaseType) -> ArrowType {
     match base {
         BaseType::Int64 => ArrowType::Int64,
         BaseType::UInt64 => ArrowType::UInt64,
+        BaseType::Int8 => ArrowType::Int8,
+        BaseType::Int16 => ArrowType::Int16,
+        BaseType::Int32 => ArrowType::Int32,
+        BaseType::UInt8 => ArrowType::UInt8,
+        BaseType::UInt16 => ArrowType::UInt16,
+        BaseType::UInt32 => ArrowType::UInt32,
         BaseType::Float64 => ArrowType::Float64,
         BaseType::Bool => ArrowType::Boolean,
         BaseType::String => ArrowType::Utf8,
@@ -85,6 +93,13 @@ fn array(column: &Column) -> Result<ArrayRef, FormatError> {
         (BaseType::UInt64, Values::U64(v)) => {
             Arc::new(UInt64Array::new(ScalarBuffer::from(v.clone()), nulls))
         }
+        // Narrow integers are in range, so the `as` casts keep every value.
+        (BaseType::Int8, Values::I64(v)) => Arc::new(Int8Array::new(narrow(v), nulls)),
+        (BaseType::Int16, Values::I64(v)) => Arc::new(Int16Array::new(narrow(v), nulls)),
+        (BaseType::Int32, Values::I64(v)) => Arc::new(Int32Array::new(narrow(v), nulls)),
+        (BaseType::UInt8, Values::I64(v)) => Arc::new(UInt8Array::new(narrow(v), nulls)),
+        (BaseType::UInt16, Values::I64(v)) => Arc::new(UInt16Array::new(narrow(v), nulls)),
+        (BaseType::UInt32, Values::I64(v)) => Arc::new(UInt32Array::new(narrow(v), nulls)),
         (BaseType::Float64, Values::F64(v)) => {
             Arc::new(Float64Array::new(ScalarBuffer::from(v.clone()), nulls))
         }
@@ -101,6 +116,21 @@ fn array(column: &Column) -> Result<ArrayRef, FormatError> {
         ),
     };
     Ok(array)
+}
+
+/// The values of a narrow integer column at their own width.
+fn narrow<T>(v: &[i64]) -> ScalarBuffer<T>
+where
+    T: arrow_buffer::ArrowNativeType + TryFrom<i64>,
+{
+    v.iter()
+        .map(|&x| {
+            T::try_from(x)
+                .ok()
+                .expect("a narrow integer column holds values in range")
+        })
+        .collect::<Vec<T>>()
+        .into()
 }
 
 /// A `Utf8` array; bytes that are not UTF-8 are replaced by U+FFFD, since Arrow readers reject

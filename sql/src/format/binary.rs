@@ -35,6 +35,10 @@ fn write_values(out: &mut Vec<u8>, cells: &Cells<'_>, rows: usize) {
         Cells::UInt(v) => v
             .iter()
             .for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
+        // The low `bytes` of the little-endian two's complement: the value, as it is in range.
+        Cells::Narrow { values, bytes } => values
+            .iter()
+            .for_each(|x| out.extend_from_slice(&x.to_le_bytes()[..bytes])),
         Cells::Float(v) => v
             .iter()
             .for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
@@ -109,6 +113,9 @@ fn write_row_value(out: &mut Vec<u8>, column: &ColumnView<'_>, row: usize) {
     match column.cells {
         Cells::Int(v) | Cells::DateTime(v) => out.extend_from_slice(&v[row].to_le_bytes()),
         Cells::UInt(v) => out.extend_from_slice(&v[row].to_le_bytes()),
+        Cells::Narrow { values, bytes } => {
+            out.extend_from_slice(&values[row].to_le_bytes()[..bytes])
+        }
         Cells::Float(v) => out.extend_from_slice(&v[row].to_le_bytes()),
         Cells::Bool(v) => out.push(v[row]),
         Cells::Str(s) => write_binary_string(out, s.get(row)),

@@ -10,6 +10,11 @@ use crate::types::{BaseType, Column, ResultSet};
 pub(super) enum Cells<'a> {
     Int(&'a [i64]),
     UInt(&'a [u64]),
+    /// Int8..Int32 and UInt8..UInt32: values in range, held as i64, written `bytes` wide.
+    Narrow {
+        values: &'a [i64],
+        bytes: usize,
+    },
     Float(&'a [f64]),
     /// One byte per value, 0 or 1.
     Bool(&'a [u8]),
@@ -33,6 +38,10 @@ impl<'a> ColumnView<'a> {
         let values = &column.data.values;
         let cells = match (column.ty.base, values) {
             (BaseType::Int64, Values::I64(v)) => Cells::Int(v),
+            (base, Values::I64(v)) if base.is_narrow_int() => Cells::Narrow {
+                values: v,
+                bytes: base.int_bits().expect("an integer type").1 as usize / 8,
+            },
             (BaseType::UInt64, Values::U64(v)) => Cells::UInt(v),
             (BaseType::Float64, Values::F64(v)) => Cells::Float(v),
             (BaseType::Bool, Values::Bool(v)) => Cells::Bool(v),

@@ -77,6 +77,8 @@ impl ValueStyle {
             Cells::UInt(v) => quote(out, self.quote_64bit_integers, &|out| {
                 write_u64(out, v[row])
             }),
+            // Only 64-bit integers are ever quoted.
+            Cells::Narrow { values, .. } => write_i64(out, values[row]),
             Cells::Float(v) => {
                 let x = v[row];
                 if x.is_finite() {

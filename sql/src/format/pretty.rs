@@ -57,7 +57,11 @@ fn char_width(c: char) -> usize {
 fn right_aligned(cells: &Cells<'_>) -> bool {
     matches!(
         cells,
-        Cells::Int(_) | Cells::UInt(_) | Cells::Float(_) | Cells::DateTime(_)
+        Cells::Int(_)
+            | Cells::UInt(_)
+            | Cells::Narrow { .. }
+            | Cells::Float(_)
+            | Cells::DateTime(_)
     )
 }
 
@@ -184,11 +188,7 @@ impl Encoder for Pretty {
             for (r, cells) in text.iter().enumerate() {
                 line(&mut s, Some(first + r as u64), cells, '│');
             }
-            border(
-                &mut s,
-                ['└', '─', '┴', '┘'],
-                rows >= FOOTER_NAMES_MIN_ROWS,
-            );
+            border(&mut s, ['└', '─', '┴', '┘'], rows >= FOOTER_NAMES_MIN_ROWS);
         } else {
             let names: Vec<String> = fields.iter().map(|f| f.name.clone()).collect();
             border(&mut s, ['┏', '━', '┳', '┓'], false);

@@ -128,7 +128,7 @@ pub(super) fn write_datetime64(out: &mut Vec<u8>, ns: i64) {
 /// The unquoted, unescaped text of a non-NULL cell (a string's own bytes).
 pub(super) fn write_text(out: &mut Vec<u8>, cells: &Cells<'_>, row: usize) {
     match *cells {
-        Cells::Int(v) => write_i64(out, v[row]),
+        Cells::Int(v) | Cells::Narrow { values: v, .. } => write_i64(out, v[row]),
         Cells::UInt(v) => write_u64(out, v[row]),
         Cells::Float(v) => write_f64(out, v[row]),
         Cells::Bool(v) => write_bool(out, v[row]),

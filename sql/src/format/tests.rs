@@ -320,17 +320,28 @@ fn assert_same_pretty_lines(context: &str, got: &[u8], want: &[u8]) {
     }
     let (got, want) = (String::from_utf8_lossy(got), String::from_utf8_lossy(want));
     let (got, want): (Vec<&str>, Vec<&str>) = (got.lines().collect(), want.lines().collect());
-    assert_eq!(got.len(), want.len(), "{context}: line count\n{}", got.join("\n"));
+    assert_eq!(
+        got.len(),
+        want.len(),
+        "{context}: line count\n{}",
+        got.join("\n")
+    );
     let mut compared = 0;
     for (i, (g, w)) in got.iter().zip(&want).enumerate() {
-        let unusual = |l: &str| l.chars().any(|c| c.is_control() || c == '↴' || c == '\u{fffd}');
+        let unusual = |l: &str| {
+            l.chars()
+                .any(|c| c.is_control() || c == '↴' || c == '\u{fffd}')
+        };
         if unusual(w) || unusual(g) {
             continue;
         }
         compared += 1;
         assert_eq!(g, w, "{context}: line {i} differs from ClickHouse");
     }
-    assert!(compared + 2 >= want.len(), "{context}: too few comparable lines");
+    assert!(
+        compared + 2 >= want.len(),
+        "{context}: too few comparable lines"
+    );
 }
 
 #[test]
