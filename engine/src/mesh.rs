@@ -202,6 +202,9 @@ pub(crate) struct MeshLocal {
     commit_requested: Cell<bool>,
     /// Messages that found their queue full; only a broken credit invariant puts them here.
     overflow: RefCell<VecDeque<(usize, Envelope)>>,
+    /// Under `--fsync always`: results held until the sync thread makes their WAL write
+    /// durable, oldest first (seqs only grow).
+    awaiting_durable: RefCell<VecDeque<AwaitingDurable>>,
     /// Set by the runtime at the very end of shutdown: the poller exits when idle.
     pub(crate) stop: Cell<bool>,
 }
@@ -215,6 +218,7 @@ impl MeshLocal {
             pending_local: RefCell::new(Vec::new()),
             commit_requested: Cell::new(false),
             overflow: RefCell::new(VecDeque::new()),
+            awaiting_durable: RefCell::new(VecDeque::new()),
             stop: Cell::new(false),
         }
     }
@@ -227,6 +231,71 @@ impl MeshLocal {
     pub(crate) fn outstanding(&self) -> usize {
         self.outstanding.get()
     }
+}
+
+/// Results of one group commit under `--fsync always`, delivered once `seq` is durable.
+struct AwaitingDurable {
+    seq: storage::Seq,
+    /// Replies to other cores' calls: (caller core, result).
+    replies: Vec<(usize, Deliver)>,
+    /// Results of this core's own calls that appended.
+    local: Vec<Deliver>,
+}
+
+/// Whether the oldest held group commit can be answered: it became durable, or syncs failed.
+fn durable_ready(ctx: &CoreCtx) -> bool {
+    let inner = ctx.inner();
+    let awaiting = inner.mesh.awaiting_durable.borrow();
+    let Some(front) = awaiting.front() else {
+        return false;
+    };
+    let state = inner.state.borrow();
+    state.shard().durable_seq() >= front.seq || state.shard().sync_error().is_err()
+}
+
+/// Answers every held group commit the sync thread has made durable (or, after a failed sync,
+/// every one, with the failure). Returns how many were answered.
+fn release_durable(ctx: &CoreCtx, ring: &mut [bool]) -> usize {
+    let inner = ctx.inner();
+    if inner.mesh.awaiting_durable.borrow().is_empty() {
+        return 0;
+    }
+    let (durable, failure) = {
+        let state = inner.state.borrow();
+        let failure = state
+            .shard()
+            .sync_error()
+            .err()
+            .map(|e| MeshError::Commit(Arc::new(e)));
+        (state.shard().durable_seq(), failure)
+    };
+    let mut released = 0;
+    loop {
+        let entry = {
+            let mut awaiting = inner.mesh.awaiting_durable.borrow_mut();
+            match awaiting.front() {
+                Some(front) if front.seq <= durable || failure.is_some() => awaiting.pop_front(),
+                _ => None,
+            }
+        };
+        let Some(entry) = entry else { break };
+        released += 1;
+        for (destination, deliver) in entry.replies {
+            send(
+                ctx,
+                destination,
+                Envelope::Reply {
+                    deliver,
+                    failure: failure.clone(),
+                },
+            );
+            ring[destination] = true;
+        }
+        for deliver in entry.local {
+            deliver(failure.clone());
+        }
+    }
+    released
 }
 
 /// Where a call's result lands; shared by the caller's future and the `Deliver` closure.
@@ -490,6 +559,18 @@ pub(crate) async fn run_poller(ctx: CoreCtx) {
     let yielder = std::rc::Rc::new(Yielder::default());
     // Detached: it lives, parked, as long as the runtime.
     monoio::spawn(std::rc::Rc::clone(&yielder).run_helper());
+    // Under `always` the group commit does not wait for its sync on this thread (which would
+    // stall every connection of the core for an fdatasync): results are held until the sync
+    // thread reports the write durable, and it rings this core's bell when it does.
+    let hold_for_sync = inner.shared.config.fsync == storage::FsyncPolicy::Always;
+    if hold_for_sync {
+        let shared = Arc::clone(&inner.shared);
+        inner
+            .state
+            .borrow_mut()
+            .shard_mut()
+            .set_sync_waker(Some(Arc::new(move || shared.mesh.bell(me).ring())));
+    }
     loop {
         let mut work = 0usize;
         if inner.shared.is_shutting_down() && !inner.shutdown.is_fired() {
@@ -525,9 +606,20 @@ pub(crate) async fn run_poller(ctx: CoreCtx) {
         let needs_commit = ran.iter().any(|(_, ran)| ran.staged)
             || !local_pending.is_empty()
             || inner.mesh.commit_requested.replace(false);
+        let mut held_until = None;
         let failure = if needs_commit {
-            match inner.state.borrow_mut().commit() {
-                Ok(_) => None,
+            let committed = if hold_for_sync {
+                inner.state.borrow_mut().commit_nowait()
+            } else {
+                inner.state.borrow_mut().commit()
+            };
+            match committed {
+                Ok(report) => {
+                    if hold_for_sync && report.durable_seq < report.written_seq {
+                        held_until = Some(report.written_seq);
+                    }
+                    None
+                }
                 Err(error) => {
                     log::error!("group commit failed: {error}");
                     Some(MeshError::Commit(Arc::new(error)))
@@ -536,14 +628,33 @@ pub(crate) async fn run_poller(ctx: CoreCtx) {
         } else {
             None
         };
+        let mut held = held_until.map(|seq| AwaitingDurable {
+            seq,
+            replies: Vec::new(),
+            local: Vec::new(),
+        });
         for (destination, Ran { deliver, staged }) in ran.drain(..) {
-            let failure = if staged { failure.clone() } else { None };
-            send(&ctx, destination, Envelope::Reply { deliver, failure });
-            ring[destination] = true;
+            match (&mut held, staged) {
+                (Some(h), true) => h.replies.push((destination, deliver)),
+                _ => {
+                    let failure = if staged { failure.clone() } else { None };
+                    send(&ctx, destination, Envelope::Reply { deliver, failure });
+                    ring[destination] = true;
+                }
+            }
         }
-        for deliver in local_pending {
-            deliver(failure.clone());
+        match &mut held {
+            Some(h) => h.local = local_pending,
+            None => {
+                for deliver in local_pending {
+                    deliver(failure.clone());
+                }
+            }
         }
+        if let Some(h) = held {
+            inner.mesh.awaiting_durable.borrow_mut().push_back(h);
+        }
+        work += release_durable(&ctx, &mut ring);
         retry_overflow(&ctx, &mut ring);
         for (core, flag) in ring.iter_mut().enumerate() {
             if std::mem::take(flag) {
@@ -562,7 +673,10 @@ pub(crate) async fn run_poller(ctx: CoreCtx) {
             yielder.yield_now().await;
             continue;
         }
-        if inner.mesh.stop.get() {
+        if inner.mesh.stop.get() && inner.mesh.awaiting_durable.borrow().is_empty() {
+            if hold_for_sync {
+                inner.state.borrow_mut().shard_mut().set_sync_waker(None);
+            }
             return;
         }
         let window = if inner.mesh.outstanding() > 0 {
@@ -614,7 +728,8 @@ fn has_work(ctx: &CoreCtx) -> bool {
         || !inner.mesh.pending_local.borrow().is_empty()
         || inner.mesh.commit_requested.get()
         || !inner.mesh.overflow.borrow().is_empty()
-        || inner.mesh.stop.get()
+        || durable_ready(ctx)
+        || (inner.mesh.stop.get() && inner.mesh.awaiting_durable.borrow().is_empty())
         || (inner.shared.is_shutting_down() && !inner.shutdown.is_fired())
 }
 

@@ -142,6 +142,22 @@ impl CoreState {
         }
     }
 
+    /// The group commit without waiting for a sync (`--fsync always`): the caller acknowledges
+    /// once `durable_seq` covers the report's `written_seq` (the sync waker says when to look).
+    pub(crate) fn commit_nowait(&mut self) -> Result<CommitReport, StorageError> {
+        self.counters.commits += 1;
+        match self.shard.commit_nowait() {
+            Ok(report) => {
+                self.last_commit = Some(report);
+                Ok(report)
+            }
+            Err(error) => {
+                self.counters.commit_errors += 1;
+                Err(error)
+            }
+        }
+    }
+
     /// Periodic work: batch fsync and age sealing.
     pub(crate) fn tick(&mut self) -> Result<CommitReport, StorageError> {
         self.counters.ticks += 1;

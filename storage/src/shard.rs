@@ -1050,6 +1050,12 @@ impl Shard {
         self.wal.set_sync_waker(waker);
     }
 
+    /// The sticky error of a failed WAL sync, if one failed: `durable_seq` then never advances,
+    /// and a caller waiting for it (see `set_sync_waker`) must fail instead.
+    pub fn sync_error(&self) -> Result<()> {
+        self.wal.check_sync()
+    }
+
     /// Completed syncs on the sync thread since open (WAL data and new segments).
     pub fn wal_syncs(&self) -> u64 {
         self.wal.syncs_completed()

@@ -229,6 +229,11 @@ impl Wal {
         !self.pending.is_empty()
     }
 
+    /// The sticky error of a failed sync, if any (lock-free while nothing failed).
+    pub fn check_sync(&self) -> Result<()> {
+        self.syncer.check()
+    }
+
     /// Completed syncs on the sync thread (WAL data and new segments).
     pub fn syncs_completed(&self) -> u64 {
         self.syncer.syncs()
