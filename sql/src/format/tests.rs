@@ -5,7 +5,10 @@
 use std::ops::Range;
 
 use arrow_array::cast::AsArray;
-use arrow_array::types::{Float64Type, Int64Type, TimestampNanosecondType, UInt64Type};
+use arrow_array::types::{
+    Float64Type, Int16Type, Int32Type, Int64Type, Int8Type, TimestampNanosecondType, UInt16Type,
+    UInt32Type, UInt64Type, UInt8Type,
+};
 use arrow_array::{Array, RecordBatch};
 use arrow_schema::{DataType as ArrowType, TimeUnit};
 use proptest::prelude::*;
@@ -113,6 +116,33 @@ fn all_types() -> ResultSet {
     ResultSet { columns }
 }
 
+fn narrow_ints() -> ResultSet {
+    use Value::{Int as I, Null as N};
+    let columns = vec![
+        column("i8", DataType::INT8, &[I(0), I(-128), I(127), I(-1)]),
+        column("i16", DataType::INT16, &[I(0), I(-32768), I(32767), I(300)]),
+        column(
+            "i32",
+            DataType::INT32,
+            &[I(0), I(i32::MIN.into()), I(i32::MAX.into()), I(-70000)],
+        ),
+        column("u8", DataType::UINT8, &[I(0), I(255), I(1), I(44)]),
+        column("u16", DataType::UINT16, &[I(0), I(65535), I(256), I(1000)]),
+        column(
+            "u32",
+            DataType::UINT32,
+            &[I(0), I(u32::MAX.into()), I(65536), I(3_000_000_000)],
+        ),
+        column(
+            "nu32",
+            DataType::UINT32.or_null(),
+            &[I(7), N, I(u32::MAX.into()), I(0)],
+        ),
+        column("ni16", DataType::INT16.or_null(), &[N, I(-1), I(32767), N]),
+    ];
+    ResultSet { columns }
+}
+
 fn empty() -> ResultSet {
     slice(&all_types(), 0..0)
 }
@@ -215,8 +245,9 @@ fn slice(result: &ResultSet, rows: Range<usize>) -> ResultSet {
 /// A golden dataset: its file-name prefix and how to build it.
 type Dataset = (&'static str, fn() -> ResultSet);
 
-const DATASETS: [Dataset; 4] = [
+const DATASETS: [Dataset; 5] = [
     ("all_types", all_types),
+    ("narrow_ints", narrow_ints),
     ("floats", floats),
     ("strings", strings),
     ("empty", empty),
@@ -354,12 +385,17 @@ fn json_quote_64bit_integers_matches_clickhouse() {
         .into_iter()
         .filter(|f| f.name().starts_with("JSON"))
     {
-        let name = format!("all_types.quote64.{}", format.name());
-        assert_same_bytes(
-            &name,
-            &render(format, &all_types(), &options, &QueryStats::default()),
-            &golden(&name),
-        );
+        for (dataset, build) in [
+            ("all_types", all_types as fn() -> ResultSet),
+            ("narrow_ints", narrow_ints),
+        ] {
+            let name = format!("{dataset}.quote64.{}", format.name());
+            assert_same_bytes(
+                &name,
+                &render(format, &build(), &options, &QueryStats::default()),
+                &golden(&name),
+            );
+        }
     }
 }
 
@@ -641,6 +677,12 @@ fn pyarrow_type_name(ty: &ArrowType) -> String {
     match ty {
         ArrowType::Int64 => "int64".into(),
         ArrowType::UInt64 => "uint64".into(),
+        ArrowType::Int8 => "int8".into(),
+        ArrowType::Int16 => "int16".into(),
+        ArrowType::Int32 => "int32".into(),
+        ArrowType::UInt8 => "uint8".into(),
+        ArrowType::UInt16 => "uint16".into(),
+        ArrowType::UInt32 => "uint32".into(),
         ArrowType::Float64 => "double".into(),
         ArrowType::Boolean => "bool".into(),
         ArrowType::Utf8 => "string".into(),
@@ -668,6 +710,16 @@ fn describe(schema: &arrow_schema::Schema, batches: &[RecordBatch]) -> Json {
                     } else {
                         match array.data_type() {
                             ArrowType::Int64 => json!(array.as_primitive::<Int64Type>().value(row)),
+                            ArrowType::Int8 => json!(array.as_primitive::<Int8Type>().value(row)),
+                            ArrowType::Int16 => json!(array.as_primitive::<Int16Type>().value(row)),
+                            ArrowType::Int32 => json!(array.as_primitive::<Int32Type>().value(row)),
+                            ArrowType::UInt8 => json!(array.as_primitive::<UInt8Type>().value(row)),
+                            ArrowType::UInt16 => {
+                                json!(array.as_primitive::<UInt16Type>().value(row))
+                            }
+                            ArrowType::UInt32 => {
+                                json!(array.as_primitive::<UInt32Type>().value(row))
+                            }
                             ArrowType::UInt64 => {
                                 json!(array.as_primitive::<UInt64Type>().value(row))
                             }
@@ -757,6 +809,22 @@ fn arrow_reads_back_as_clickhouse_schema_and_values() {
             "empty {}",
             format.name()
         );
+    }
+}
+
+#[test]
+fn arrow_narrow_integers_read_back_as_clickhouse_writes_them() {
+    for format in [OutputFormat::Arrow, OutputFormat::ArrowStream] {
+        let want: Json =
+            serde_json::from_slice(&golden(&format!("narrow_ints.{}.json", format.name())))
+                .unwrap();
+        let out = render(
+            format,
+            &narrow_ints(),
+            &FormatOptions::default(),
+            &QueryStats::default(),
+        );
+        assert_eq!(read_arrow(format, out), want, "{}", format.name());
     }
 }
 

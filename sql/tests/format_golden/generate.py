@@ -36,6 +36,19 @@ FROM values(
      NULL, 0, 1e-7, NULL, 'a,b', NULL))
 """
 
+# The narrow integer types, at the ends of their ranges, plain and nullable (the small column
+# last: Pretty appends a "-- 4.29 billion" tip to rows whose last value is large).
+NARROW_INTS = """
+SELECT i8, i16, i32, u8, u16, u32, nu32, ni16
+FROM values(
+    'i8 Int8, i16 Int16, i32 Int32, u8 UInt8, u16 UInt16, u32 UInt32,
+     ni16 Nullable(Int16), nu32 Nullable(UInt32)',
+    (0, 0, 0, 0, 0, 0, NULL, 7),
+    (-128, -32768, -2147483648, 255, 65535, 4294967295, -1, NULL),
+    (127, 32767, 2147483647, 1, 256, 65536, 32767, 4294967295),
+    (-1, 300, -70000, 44, 1000, 3000000000, NULL, 0))
+"""
+
 FLOATS = [
     "1.5", "-0.0", "0.0", "nan", "inf", "-inf", "1e300", "1e-7", "1e-6", "0.1", "1e21", "1e20",
     "123456789012345680.0", "0.00001", "5e-324", "1.7976931348623157e308", "1.2345e-7",
@@ -123,14 +136,17 @@ def main() -> None:
         write(f"floats.{fmt}", run(floats_sql, fmt))
         write(f"strings.{fmt}", run(strings_sql, fmt))
         write(f"empty.{fmt}", run(empty_sql, fmt))
+        write(f"narrow_ints.{fmt}", run(NARROW_INTS, fmt))
     for fmt in JSON_FORMATS:
         write(f"all_types.quote64.{fmt}", run(ALL_TYPES, fmt, "output_format_json_quote_64bit_integers=1"))
+        write(f"narrow_ints.quote64.{fmt}", run(NARROW_INTS, fmt, "output_format_json_quote_64bit_integers=1"))
         write(f"floats.quote_denormals.{fmt}", run(floats_sql, fmt, "output_format_json_quote_denormals=1"))
     for fmt in ["JSON", "JSONCompact"]:
         write(f"all_types.limit3.{fmt}", run(ALL_TYPES + " LIMIT 3", fmt))
     for fmt, stream in [("Arrow", False), ("ArrowStream", True)]:
         write(f"all_types.{fmt}.json", arrow_description(run(ALL_TYPES, fmt), stream).encode())
         write(f"empty.{fmt}.json", arrow_description(run(empty_sql, fmt), stream).encode())
+        write(f"narrow_ints.{fmt}.json", arrow_description(run(NARROW_INTS, fmt), stream).encode())
     print("chdb", chdb.__version__, "ClickHouse", chdb.query("SELECT version()", "CSV").bytes().decode().strip(),
           file=sys.stderr)
 
