@@ -130,7 +130,16 @@ impl CoreState {
     /// The group commit: one WAL write for every append staged since the last one.
     pub(crate) fn commit(&mut self) -> Result<CommitReport, StorageError> {
         self.counters.commits += 1;
-        match self.shard.commit() {
+        let result = self.shard.commit();
+        self.note_commit(result)
+    }
+
+    /// Records a group commit's report, or counts its failure.
+    fn note_commit(
+        &mut self,
+        result: Result<CommitReport, StorageError>,
+    ) -> Result<CommitReport, StorageError> {
+        match result {
             Ok(report) => {
                 self.last_commit = Some(report);
                 Ok(report)
@@ -146,16 +155,8 @@ impl CoreState {
     /// once `durable_seq` covers the report's `written_seq` (the sync waker says when to look).
     pub(crate) fn commit_nowait(&mut self) -> Result<CommitReport, StorageError> {
         self.counters.commits += 1;
-        match self.shard.commit_nowait() {
-            Ok(report) => {
-                self.last_commit = Some(report);
-                Ok(report)
-            }
-            Err(error) => {
-                self.counters.commit_errors += 1;
-                Err(error)
-            }
-        }
+        let result = self.shard.commit_nowait();
+        self.note_commit(result)
     }
 
     /// Periodic work: batch fsync and age sealing.
