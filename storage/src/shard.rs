@@ -133,12 +133,35 @@ struct HotSet {
     scratch: ApplyScratch,
 }
 
+/// Slots of `ApplyScratch::str_ids` (a power of two).
+const STR_SLOTS: usize = 1024;
+
+/// The `str_ids` slot of a symbol string: its length and first and last (up to) eight bytes,
+/// multiplied and shifted. Collisions only cost a dictionary lookup.
+#[inline]
+fn str_slot(b: &[u8]) -> usize {
+    let word = |s: &[u8]| {
+        let mut w = [0u8; 8];
+        w[..s.len()].copy_from_slice(s);
+        u64::from_le_bytes(w)
+    };
+    let n = b.len();
+    let head = word(&b[..n.min(8)]);
+    let tail = if n > 8 { word(&b[n - 8..]) } else { 0 };
+    let x = (head ^ tail.rotate_left(29) ^ ((n as u64) << 56)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    (x >> (64 - STR_SLOTS.trailing_zeros())) as usize
+}
+
 /// Per-append scratch of `HotSet::apply`, reused across calls.
 #[derive(Default)]
 struct ApplyScratch {
     /// Dictionary id of each batch-local symbol code. Kept between batches as hints: a batch
     /// with the same dictionary as the previous one costs a string compare per symbol.
     local_ids: Vec<u32>,
+    /// Dictionary ids of recently seen symbol strings by [`str_slot`] (`NO_GROUP` = empty), for
+    /// Symbol columns that arrive as strings: a hit costs a compare instead of a UTF-8 check
+    /// and a hash-map lookup. Entries are checked against the dictionary, never trusted.
+    str_ids: Vec<u32>,
     /// Symbol columns of the batch converted to dictionary ids, in batch column order.
     sym_ids: Vec<Values>,
     /// Schema position → index into the batch's resolved columns (`NO_GROUP` when absent).
@@ -257,6 +280,7 @@ impl HotSet {
         } = self;
         let ApplyScratch {
             local_ids,
+            str_ids,
             sym_ids,
             col_at,
             sym_of_col,
@@ -301,13 +325,23 @@ impl HotSet {
                     ids.extend(codes.iter().map(|&c| map[c as usize]));
                 }
                 Values::Str(s) => {
-                    let mut hint = NO_GROUP;
+                    if str_ids.len() != STR_SLOTS {
+                        str_ids.clear();
+                        str_ids.resize(STR_SLOTS, NO_GROUP);
+                    }
                     ids.extend((0..s.len()).map(|r| {
+                        let bytes = s.get(r);
+                        let slot = &mut str_ids[str_slot(bytes)];
+                        if let Some(known) = dict.get(*slot) {
+                            if known.as_bytes() == bytes {
+                                return *slot;
+                            }
+                        }
                         // NULL slots hold whatever the writer left; only valid ones were
                         // checked to be UTF-8.
-                        let v = std::str::from_utf8(s.get(r)).unwrap_or("");
-                        hint = dict.intern_hinted(v, hint);
-                        hint
+                        let v = std::str::from_utf8(bytes).unwrap_or("");
+                        *slot = dict.intern(v);
+                        *slot
                     }));
                 }
                 other => unreachable!("validated symbol column holds {:?}", other.physical()),
