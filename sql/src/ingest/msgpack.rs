@@ -143,6 +143,26 @@ impl Value {
     }
 }
 
+/// Encoded size of each scalar with a size known from its first byte (0: any other value),
+/// as [`Reader::skip`] steps over them.
+const SCALAR_BYTES: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut b = 0;
+    while b < 256 {
+        t[b] = match b as u8 {
+            0x00..=0x7f | 0xe0..=0xff | 0xc0 | 0xc2 | 0xc3 => 1,
+            0xcc | 0xd0 => 2,
+            0xcd | 0xd1 => 3,
+            0xca | 0xce | 0xd2 => 5,
+            0xcb | 0xcf | 0xd3 => 9,
+            0xa0..=0xbf => 1 + (b as u8 & 0x1f),
+            _ => 0,
+        };
+        b += 1;
+    }
+    t
+};
+
 /// A bounds-checked MessagePack reader: every read past the end is `Malformed` with the
 /// offset; container lengths are checked against the bytes left.
 struct Reader<'a> {
@@ -326,6 +346,28 @@ impl<'a> Reader<'a> {
             }
             0xe0..=0xff => Value::Int(b as i8 as i64),
         })
+    }
+
+    /// Skips `n` whole values: scalars of a known size by a table lookup each, the rest (and
+    /// everything after the first of them) through [`Reader::skip`]. Errors as `skip` would.
+    #[inline]
+    fn skip_values(&mut self, n: usize) -> Result<(), DecodeError> {
+        let d = self.d;
+        for k in 0..n {
+            let pos = self.pos;
+            let size = match d.get(pos) {
+                Some(&b) => SCALAR_BYTES[b as usize] as usize,
+                None => 0,
+            };
+            if size == 0 || size > d.len() - pos {
+                for _ in k..n {
+                    self.skip()?;
+                }
+                return Ok(());
+            }
+            self.pos = pos + size;
+        }
+        Ok(())
     }
 
     /// Skips one whole value, containers included, without recursion.
@@ -770,9 +812,7 @@ impl Decoder<'_> {
                 }
                 Some(_) => {}
             }
-            for _ in 0..len {
-                r.skip()?;
-            }
+            r.skip_values(len)?;
         }
         Ok(Ok(Shape {
             first_column,
