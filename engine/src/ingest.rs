@@ -35,9 +35,16 @@ fn error_json(status: u16, message: &str) -> Response {
 /// Answers one write request.
 pub async fn handle_write(ctx: &CoreCtx, request: Request, kind: Kind) -> Response {
     let started = Instant::now();
-    let body = match crate::compress::decode_body(&request) {
-        Ok(b) => b,
-        Err(msg) => return error_json(400, &msg),
+    // An unencoded body is decoded where it lies; only an encoded one is copied (decompressed).
+    let encoded =
+        request.header("content-encoding").is_some() || request.param("decompress").is_some();
+    let body: std::borrow::Cow<'_, [u8]> = if encoded {
+        match crate::compress::decode_body(&request) {
+            Ok(b) => std::borrow::Cow::Owned(b),
+            Err(msg) => return error_json(400, &msg),
+        }
+    } else {
+        std::borrow::Cow::Borrowed(&request.body)
     };
     if body.is_empty() {
         // InfluxDB accepts an empty write as a no-op.
