@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use sql::db::{
-    describe, execute_select, explain, rows_to_batch, show_tables, split_by_shard, BoxFuture,
+    describe, execute_select, explain, rows_to_batch, show_tables, split_by_shard_owned, BoxFuture,
     QueryStats, ShardRunner,
 };
 use sql::error::SqlError;
@@ -530,7 +530,7 @@ async fn run_statement(
 
 /// Appends a batch on its owning shards; returns once every part is durable.
 pub async fn append(ctx: &CoreCtx, schema: &TableSchema, batch: Batch) -> Result<(), SqlError> {
-    let parts = split_by_shard(schema, &batch, ctx.cores())?;
+    let parts = split_by_shard_owned(schema, batch, ctx.cores())?;
     let mut pending = Vec::new();
     for (shard, part) in parts {
         pending.push(

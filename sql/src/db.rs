@@ -197,7 +197,8 @@ pub fn execute_select<'a, R: ShardRunner>(
         stats.rows_before_limit = (finish.limit.is_some() || finish.offset > 0).then(|| {
             // A projection over a table may have had its LIMIT (or top-N) pushed into the
             // fragments, which then return fewer rows than matched: count what matched.
-            let pushed = from_table && matches!(plan.work, Work::Project { .. }) && !finish.distinct;
+            let pushed =
+                from_table && matches!(plan.work, Work::Project { .. }) && !finish.distinct;
             if pushed {
                 stats.rows_matched.max(finish_rows as u64)
             } else {
@@ -337,6 +338,29 @@ pub fn split_by_shard(
     if shard_count == 1 {
         return Ok(vec![(0, batch.clone())]);
     }
+    let shard_of_row = owners(schema, batch, shard_count)?;
+    Ok(split_rows(batch, &shard_of_row, shard_count))
+}
+
+/// [`split_by_shard`] for a batch the caller gives up: when every row has one owner (always,
+/// with one shard) the batch itself is that shard's part, not a copy.
+pub fn split_by_shard_owned(
+    schema: &TableSchema,
+    batch: Batch,
+    shard_count: usize,
+) -> Result<Vec<(usize, Batch)>> {
+    if shard_count == 1 {
+        return Ok(vec![(0, batch)]);
+    }
+    let shard_of_row = owners(schema, &batch, shard_count)?;
+    match shard_of_row.first() {
+        Some(&s) if shard_of_row.iter().all(|&o| o == s) => Ok(vec![(s, batch)]),
+        _ => Ok(split_rows(&batch, &shard_of_row, shard_count)),
+    }
+}
+
+/// The owning shard of each row of `batch`.
+fn owners(schema: &TableSchema, batch: &Batch, shard_count: usize) -> Result<Vec<usize>> {
     let key_name = &schema.columns[schema.key_index].name;
     let key = batch
         .columns
@@ -375,6 +399,12 @@ pub fn split_by_shard(
             )))
         }
     };
+    Ok(shard_of_row)
+}
+
+/// One batch per shard that owns rows, given each row's owner.
+fn split_rows(batch: &Batch, shard_of_row: &[usize], shard_count: usize) -> Vec<(usize, Batch)> {
+    let rows = batch.rows();
     let mut out = Vec::new();
     for s in 0..shard_count {
         let idx: Vec<u32> = (0..rows)
@@ -385,7 +415,7 @@ pub fn split_by_shard(
             continue;
         }
         if idx.len() == rows {
-            return Ok(vec![(s, batch.clone())]);
+            return vec![(s, batch.clone())];
         }
         let mut b = Batch::new(batch.table.clone());
         // Each part carries only the dictionary entries its own rows use, so a shard's symbol
@@ -414,7 +444,7 @@ pub fn split_by_shard(
         }
         out.push((s, b));
     }
-    Ok(out)
+    out
 }
 
 /// `DESCRIBE TABLE`: the seven columns clickhouse-connect reads.
