@@ -603,6 +603,9 @@ pub(crate) struct Collector {
     resolved: Vec<usize>,
     tag_order: Vec<usize>,
     series: Vec<u8>,
+    /// Types that columns first seen in this body must take: (table, column, type). See
+    /// [`Collector::with_pins`].
+    pins: Vec<(String, String, ColumnType)>,
 }
 
 const NEW: usize = usize::MAX;
@@ -619,7 +622,17 @@ impl Collector {
             resolved: Vec::new(),
             tag_order: Vec::new(),
             series: Vec::new(),
+            pins: Vec::new(),
         }
+    }
+
+    /// Pins column types: a row whose value for a pinned column first seen in this body has a
+    /// type the column's table cannot take is rejected (`TypeConflict`) instead of deciding the
+    /// column's type for the rest of the body. Callers pin the existing table's types when a
+    /// first decode let a bad row claim a column, so that later good rows are kept.
+    pub fn with_pins(mut self, pins: Vec<(String, String, ColumnType)>) -> Collector {
+        self.pins = pins;
+        self
     }
 
     /// The builder of table `name`, created when new.
@@ -752,8 +765,27 @@ impl Collector {
                             });
                         }
                     }
-                    if std::str::from_utf8(key).is_err() {
+                    let Ok(name) = std::str::from_utf8(key) else {
                         return Err(Reason::InvalidUtf8);
+                    };
+                    let pinned = self
+                        .pins
+                        .iter()
+                        .find(|(table, column, _)| *table == t.name && column == name);
+                    if let Some(&(_, _, expected)) = pinned {
+                        let coercion = if numeric {
+                            super::Coercion::Numeric
+                        } else {
+                            super::Coercion::Strict
+                        };
+                        if !super::schema::accepts(ty, expected, coercion) {
+                            return Err(Reason::TypeConflict {
+                                table: t.name.clone(),
+                                column: name.to_string(),
+                                expected,
+                                got: ty,
+                            });
+                        }
                     }
                     new_columns += 1;
                     self.resolved.push(NEW);

@@ -30,6 +30,9 @@ pub struct LineOptions {
     /// The timestamp of points that have none, in nanoseconds (the request's arrival time).
     pub now_ns: i64,
     pub limits: Limits,
+    /// Column types fixed in advance, (table, column, type): see
+    /// [`Collector::with_pins`](super::builder::Collector::with_pins). Usually empty.
+    pub pins: Vec<(String, String, super::ColumnType)>,
 }
 
 impl LineOptions {
@@ -39,6 +42,7 @@ impl LineOptions {
             precision: Precision::Nanoseconds,
             now_ns,
             limits: Limits::default(),
+            pins: Vec::new(),
         }
     }
 }
@@ -58,7 +62,7 @@ pub struct LineDecoder {
 impl LineDecoder {
     pub fn decode(&mut self, body: &[u8], opts: &LineOptions) -> Result<Decoded, DecodeError> {
         opts.limits.check_body(body.len())?;
-        let mut collector = Collector::new(opts.limits.clone());
+        let mut collector = Collector::new(opts.limits.clone()).with_pins(opts.pins.clone());
         let mut sink = ErrorSink::new(opts.limits.errors_max);
         // Valid UTF-8 as a whole (the usual case) spares a check per line.
         let body_utf8 = std::str::from_utf8(body).is_ok();
@@ -880,6 +884,27 @@ mod tests {
             assert_eq!(d.rejected, 1);
         }
         assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+    }
+
+    #[test]
+    fn pinned_types_keep_a_bad_first_line_from_claiming_a_column() {
+        let body = "m,host=a x=\"s\" 1\nm,host=a x=3i 2\nm,host=a y=1.5 3\n";
+        // Unpinned, the first line decides that x is a String, and the good line 2 is refused.
+        let d = decode(body.as_bytes(), &opts()).unwrap();
+        assert_eq!(col(only(&d), "x"), ["\"s\"", "∅"]);
+        assert_eq!(d.rejected, 1, "{:?}", reasons(&d));
+        // Pinned to the table's Int64, line 1 is the one refused.
+        let pinned = LineOptions {
+            pins: vec![("m".into(), "x".into(), ColumnType::Int64)],
+            ..opts()
+        };
+        let d = decode(body.as_bytes(), &pinned).unwrap();
+        let t = only(&d);
+        assert_eq!(col(t, "x"), ["3", "∅"]);
+        assert_eq!(
+            reasons(&d),
+            ["line 1 (byte 0): column 'x' of table 'm' is Int64, the value is String"]
+        );
     }
 
     #[test]

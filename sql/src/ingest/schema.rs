@@ -248,6 +248,11 @@ pub fn conform(
     dropped
 }
 
+/// Whether a value of type `got` can be stored in a (non-key) column of type `to`.
+pub(super) fn accepts(got: ColumnType, to: ColumnType, coercion: Coercion) -> bool {
+    !matches!(column_plan(got, to, coercion, "", "", false), Plan::Reject(_))
+}
+
 fn column_plan(
     got: ColumnType,
     to: ColumnType,
