@@ -69,7 +69,19 @@ pub async fn handle_write(ctx: &CoreCtx, request: Request, kind: Kind) -> Respon
             if let Some(p) = precision {
                 opts.precision = p;
             }
-            ingest::lineproto::decode(&body, &opts)
+            // A first line whose field has the wrong type for the existing table would decide
+            // that column's type for the whole body and get every later good line refused:
+            // decode again with the table's types pinned (rare; only then is the body read twice).
+            ingest::lineproto::decode(&body, &opts).map(|first| {
+                let pins = ctx.with_state(|st| {
+                    ingest::conflict_pins(&first, st.shard().catalog(), Coercion::Strict)
+                });
+                if pins.is_empty() {
+                    return first;
+                }
+                opts.pins = pins;
+                ingest::lineproto::decode(&body, &opts).unwrap_or(first)
+            })
         }
         Kind::MsgPack => {
             let mut opts = ingest::msgpack::MsgpackOptions::new(now_ns());

@@ -460,12 +460,9 @@ fn type_conflicts_reject_only_their_lines() {
 }
 
 /// HTTP.md: "Bad rows never stop good ones". A line whose field type conflicts with the table
-/// is rejected, but it still fixes the field's type "earlier in this request", so a later line
-/// with the table's own type is rejected too.
+/// is rejected, and it does not decide the field's type for the rest of the request: a later
+/// line with the table's own type is written.
 #[test]
-#[ignore = "server bug: a rejected line still claims its field's type for the rest of the \
-            request, so later good lines are refused (`x=\"s\"` then `x=21i` into an Int64 \
-            column: 0 written, 2 rejected)"]
 fn a_line_rejected_for_its_type_does_not_reject_later_good_lines() {
     let server = Server::start(&[]);
     let first = server.post("/write", &[], b"claim,symbol=A x=1i 1");
@@ -476,6 +473,16 @@ fn a_line_rejected_for_its_type_does_not_reject_later_good_lines() {
         b"claim,symbol=A x=\"s\" 2\nclaim,symbol=A x=3i 3",
     );
     assert_partial(&response, 1, 1, &["line 1"]);
+    assert_eq!(server.count("claim"), 2);
+}
+
+/// The same for MessagePack rows.
+#[test]
+#[ignore = "server bug: a rejected MessagePack item still claims its field's type for the rest \
+            of the request (line protocol re-decodes with the table's types pinned; the \
+            MessagePack decoder does not take pins yet)"]
+fn a_msgpack_item_rejected_for_its_type_does_not_reject_later_good_items() {
+    let server = Server::start(&[]);
     let body = Mp::Array(vec![mp_row("claim_mp", 1, "h", ("usage", Mp::Float(1.5)))]);
     assert_eq!(
         server.post(MSGPACK, &[MSGPACK_TYPE], &body.bytes()).status,

@@ -44,7 +44,7 @@ use std::fmt;
 use storage::{Batch, ColumnType, TableSpec, Values};
 
 pub use compress::{decompress, DecompressError, Encoding};
-pub use schema::{conform, plan, Coercion, SchemaPlan};
+pub use schema::{conflict_pins, conform, plan, Coercion, SchemaPlan};
 
 /// Name of the designated timestamp column of every table the decoders produce.
 pub const TIMESTAMP_COLUMN: &str = "timestamp";

@@ -248,6 +248,49 @@ pub fn conform(
     dropped
 }
 
+/// The (table, column, type) pins that make a re-decode of a body keep its good rows: one per
+/// decoded column whose type (decided by the body's first value for it) the existing table
+/// cannot take, when the decoder also refused later values of that column for disagreeing
+/// with the first (`ConflictInRequest`). Empty in the usual case.
+pub fn conflict_pins(
+    decoded: &super::Decoded,
+    catalog: &storage::Catalog,
+    coercion: Coercion,
+) -> Vec<(String, String, ColumnType)> {
+    let disagreed = |column: &str| {
+        decoded.errors.iter().any(|e| {
+            matches!(&e.reason, Reason::ConflictInRequest { column: c, .. } if c == column)
+        })
+    };
+    let mut pins = Vec::new();
+    if !decoded
+        .errors
+        .iter()
+        .any(|e| matches!(e.reason, Reason::ConflictInRequest { .. }))
+    {
+        return pins;
+    }
+    for t in &decoded.tables {
+        let Some(schema) = catalog.get(t.name()) else {
+            continue;
+        };
+        for (name, got) in t.schema() {
+            let target = target_name(schema, name);
+            let Some(pos) = schema.column_index(target) else {
+                continue;
+            };
+            if pos == schema.key_index || pos == schema.ts_index {
+                continue;
+            }
+            let to = schema.columns[pos].ty;
+            if !accepts(got, to, coercion) && disagreed(name) {
+                pins.push((t.name().to_string(), name.to_string(), to));
+            }
+        }
+    }
+    pins
+}
+
 /// Whether a value of type `got` can be stored in a (non-key) column of type `to`.
 pub(super) fn accepts(got: ColumnType, to: ColumnType, coercion: Coercion) -> bool {
     !matches!(column_plan(got, to, coercion, "", "", false), Plan::Reject(_))
