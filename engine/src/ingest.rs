@@ -88,7 +88,18 @@ pub async fn handle_write(ctx: &CoreCtx, request: Request, kind: Kind) -> Respon
             if let Some(p) = precision {
                 opts.precision = p;
             }
-            ingest::msgpack::decode(&body, &opts)
+            // As for line protocol: re-decode with the table's types pinned when a bad first
+            // row decided a column's type (the row form; columnar items carry whole columns).
+            ingest::msgpack::decode(&body, &opts).map(|first| {
+                let pins = ctx.with_state(|st| {
+                    ingest::conflict_pins(&first, st.shard().catalog(), Coercion::Numeric)
+                });
+                if pins.is_empty() {
+                    return first;
+                }
+                opts.pins = pins;
+                ingest::msgpack::decode(&body, &opts).unwrap_or(first)
+            })
         }
         Kind::Json => {
             let table = match ingest::json::table_name(&body) {

@@ -478,9 +478,6 @@ fn a_line_rejected_for_its_type_does_not_reject_later_good_lines() {
 
 /// The same for MessagePack rows.
 #[test]
-#[ignore = "server bug: a rejected MessagePack item still claims its field's type for the rest \
-            of the request (line protocol re-decodes with the table's types pinned; the \
-            MessagePack decoder does not take pins yet)"]
 fn a_msgpack_item_rejected_for_its_type_does_not_reject_later_good_items() {
     let server = Server::start(&[]);
     let body = Mp::Array(vec![mp_row("claim_mp", 1, "h", ("usage", Mp::Float(1.5)))]);

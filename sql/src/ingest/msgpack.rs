@@ -41,6 +41,9 @@ pub struct MsgpackOptions {
     /// The timestamp of rows that have none, in nanoseconds.
     pub now_ns: i64,
     pub limits: Limits,
+    /// Column types fixed in advance for the row form, (table, column, type): see
+    /// [`Collector::with_pins`]. Usually empty.
+    pub pins: Vec<(String, String, ColumnType)>,
 }
 
 impl MsgpackOptions {
@@ -50,6 +53,7 @@ impl MsgpackOptions {
             precision: Precision::Milliseconds,
             now_ns,
             limits: Limits::default(),
+            pins: Vec::new(),
         }
     }
 }
@@ -61,7 +65,7 @@ pub fn decode(body: &[u8], opts: &MsgpackOptions) -> Result<Decoded, DecodeError
     let mut d = Decoder {
         body,
         opts,
-        collector: Collector::new(opts.limits.clone()),
+        collector: Collector::new(opts.limits.clone()).with_pins(opts.pins.clone()),
         sink: ErrorSink::new(opts.limits.errors_max),
         row: Row::default(),
         series: Vec::new(),
