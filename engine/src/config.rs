@@ -51,6 +51,9 @@ pub struct Config {
     pub shutdown_grace_ms: u64,
     /// Output format for clients that name none (the query layer's `--default-format`).
     pub default_format: Option<String>,
+    /// Users who may connect, (name, password). Empty: no authentication, as ClickHouse's
+    /// `default` user without a password. See `auth.rs`.
+    pub users: Vec<(String, String)>,
 }
 
 impl Default for Config {
@@ -76,6 +79,7 @@ impl Default for Config {
             mesh_spin_us: 50,
             shutdown_grace_ms: 10_000,
             default_format: None,
+            users: Vec::new(),
         }
     }
 }
@@ -143,6 +147,8 @@ Flags override the file given with --config; both override the defaults shown.
   --mesh-spin-us N                idle mesh polling before a core parks [50]
   --shutdown-grace-ms N           wait for in-flight requests on shutdown [10000]
   --default-format NAME           output format when a request names none [query layer's]
+  --user NAME:PASSWORD            a user who may connect (repeatable; none: no authentication;
+                                  prefer `users = [...]` in the --config file, argv is visible)
   -h, --help                      this text
 ";
 
@@ -170,6 +176,8 @@ struct FileConfig {
     mesh_spin_us: Option<u64>,
     shutdown_grace_ms: Option<u64>,
     default_format: Option<String>,
+    /// `["name:password", ...]`.
+    users: Option<Vec<String>>,
 }
 
 impl Config {
@@ -272,6 +280,9 @@ impl Config {
         set("mesh_spin_us", text(file.mesh_spin_us))?;
         set("shutdown_grace_ms", text(file.shutdown_grace_ms))?;
         set("default_format", file.default_format)?;
+        for user in file.users.unwrap_or_default() {
+            set("user", Some(user))?;
+        }
         Ok(())
     }
 
@@ -323,6 +334,16 @@ impl Config {
             "mesh_spin_us" => num!(mesh_spin_us),
             "shutdown_grace_ms" => num!(shutdown_grace_ms),
             "default_format" => self.default_format = Some(value.to_owned()),
+            "user" => {
+                let (name, password) = value
+                    .split_once(':')
+                    .filter(|(name, _)| !name.is_empty())
+                    .ok_or_else(|| invalid("expected NAME:PASSWORD"))?;
+                if self.users.iter().any(|(n, _)| n == name) {
+                    return Err(invalid("this user is given twice"));
+                }
+                self.users.push((name.to_owned(), password.to_owned()));
+            }
             _ => return Err(ConfigError::UnknownFlag(shown.to_owned())),
         }
         Ok(())
@@ -411,6 +432,7 @@ const FLAG_KEYS: &[&str] = &[
     "mesh_spin_us",
     "shutdown_grace_ms",
     "default_format",
+    "user",
 ];
 
 #[cfg(test)]
@@ -422,6 +444,25 @@ mod tests {
             ServeArgs::Run(config) => config,
             ServeArgs::Help => panic!("unexpected help"),
         }
+    }
+
+    #[test]
+    fn users_come_from_flags_and_the_file() {
+        let c = run(&["--user", "alice:a:b", "--user=bob:"]);
+        assert_eq!(
+            c.users,
+            vec![
+                ("alice".to_string(), "a:b".to_string()),
+                ("bob".to_string(), String::new())
+            ]
+        );
+        assert!(Config::default().users.is_empty());
+        for bad in [&["--user", "nocolon"][..], &["--user", ":pw"], &["--user", "a:1", "--user", "a:2"]] {
+            assert!(Config::from_args(bad).is_err(), "{bad:?}");
+        }
+        let mut c = Config::default();
+        c.apply_toml("users = [\"carol:x\"]").unwrap();
+        assert_eq!(c.users, vec![("carol".to_string(), "x".to_string())]);
     }
 
     #[test]

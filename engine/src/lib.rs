@@ -15,6 +15,7 @@
 //! before its group commit returned, or let a malformed request or a panicking handler take a
 //! core down.
 
+pub mod auth;
 pub mod body;
 pub mod cli;
 pub mod compress;

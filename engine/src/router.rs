@@ -181,6 +181,9 @@ impl Response {
 
 /// Answers one request. New endpoints are one match arm here and a handler function elsewhere.
 pub async fn route(ctx: &CoreCtx, request: Request) -> Response {
+    if let Err(refused) = crate::auth::check(&ctx.config().users, &request) {
+        return refused;
+    }
     let read_only = matches!(request.method, Method::Get | Method::Head);
     match request.path.as_str() {
         "/" if read_only && request.param("query").is_none() => ok_dot(),

@@ -964,3 +964,69 @@ fn not_null_columns_store_defaults_for_null_and_omitted_values() {
          venue\tString\nnote\tNullable(String)\n"
     );
 }
+
+/// With `--user`, every request but the liveness probes must name a configured user, in any of
+/// the ways ClickHouse and InfluxDB clients do; anything else is ClickHouse's 403 Code 516.
+#[test]
+fn configured_users_are_required_and_checked() {
+    let server = Server::start(&["--user", "alice:s3cr3t", "--user", "bob:"]);
+    let refused = |response: &Response, what: &str| {
+        assert_eq!(response.status, 403, "{what}: {}", response.text());
+        assert_eq!(
+            response.header("x-clickhouse-exception-code"),
+            Some("516"),
+            "{what}"
+        );
+        assert!(
+            response.text().contains("AUTHENTICATION_FAILED"),
+            "{what}: {}",
+            response.text()
+        );
+    };
+    refused(&server.post("", &[], b"SELECT 1"), "no credentials");
+    refused(
+        &server.post("", &["X-ClickHouse-User: alice", "X-ClickHouse-Key: wrong"], b"SELECT 1"),
+        "wrong password",
+    );
+    refused(
+        &server.post("?user=mallory&password=s3cr3t", &[], b"SELECT 1"),
+        "unknown user",
+    );
+    refused(&server.post("write", &[], b"m,symbol=A x=1i 1"), "line protocol without credentials");
+    // "alice:s3cr3t" in base64.
+    for (query_string, headers) in [
+        ("", vec!["X-ClickHouse-User: alice", "X-ClickHouse-Key: s3cr3t"]),
+        ("", vec!["Authorization: Basic YWxpY2U6czNjcjN0"]),
+        ("?user=alice&password=s3cr3t", vec![]),
+        ("?user=bob", vec![]),
+    ] {
+        let ok = server.post(query_string, &headers, b"SELECT 1 FORMAT TSV");
+        assert_eq!((ok.status, ok.text().as_str()), (200, "1\n"), "{query_string} {headers:?}");
+    }
+    let written = server.post("write?u=alice&p=s3cr3t", &[], b"m,symbol=A x=1i 1");
+    assert_eq!(written.status, 204, "{}", written.text());
+    let token = server.post("api/v2/write", &["Authorization: Token alice:s3cr3t"], b"m,symbol=A x=2i 2");
+    assert_eq!(token.status, 204, "{}", token.text());
+    // Liveness needs no credentials.
+    let ping = server.exchange(b"GET /ping HTTP/1.1\r\nConnection: close\r\n\r\n");
+    assert_eq!((ping.status, ping.text().as_str()), (200, "Ok.\n"));
+    // The Rust crate's with_user/with_password.
+    runtime().block_on(async {
+        let count: u64 = client(&server)
+            .with_user("alice")
+            .with_password("s3cr3t")
+            .query("SELECT count() FROM m")
+            .fetch_one()
+            .await
+            .unwrap();
+        assert_eq!(count, 2);
+        let error = client(&server)
+            .with_user("alice")
+            .with_password("nope")
+            .query("SELECT 1")
+            .execute()
+            .await
+            .unwrap_err();
+        assert!(error.to_string().contains("516"), "{error}");
+    });
+}
