@@ -54,6 +54,8 @@ pub struct Config {
     /// Users who may connect, (name, password). Empty: no authentication, as ClickHouse's
     /// `default` user without a password. See `auth.rs`.
     pub users: Vec<(String, String)>,
+    /// The raw TCP line-protocol port (`--ilp-port`); `None`: no such listener.
+    pub ilp_port: Option<u16>,
 }
 
 impl Default for Config {
@@ -80,6 +82,7 @@ impl Default for Config {
             shutdown_grace_ms: 10_000,
             default_format: None,
             users: Vec::new(),
+            ilp_port: None,
         }
     }
 }
@@ -147,6 +150,8 @@ Flags override the file given with --config; both override the defaults shown.
   --mesh-spin-us N                idle mesh polling before a core parks [50]
   --shutdown-grace-ms N           wait for in-flight requests on shutdown [10000]
   --default-format NAME           output format when a request names none [query layer's]
+  --ilp-port N                    also take InfluxDB line protocol over raw TCP on this port,
+                                  unacknowledged (QuestDB's 9009 style) [off]
   --user NAME:PASSWORD            a user who may connect (repeatable; none: no authentication;
                                   prefer `users = [...]` in the --config file, argv is visible)
   -h, --help                      this text
@@ -178,6 +183,7 @@ struct FileConfig {
     default_format: Option<String>,
     /// `["name:password", ...]`.
     users: Option<Vec<String>>,
+    ilp_port: Option<u16>,
 }
 
 impl Config {
@@ -280,6 +286,7 @@ impl Config {
         set("mesh_spin_us", text(file.mesh_spin_us))?;
         set("shutdown_grace_ms", text(file.shutdown_grace_ms))?;
         set("default_format", file.default_format)?;
+        set("ilp_port", text(file.ilp_port))?;
         for user in file.users.unwrap_or_default() {
             set("user", Some(user))?;
         }
@@ -334,6 +341,11 @@ impl Config {
             "mesh_spin_us" => num!(mesh_spin_us),
             "shutdown_grace_ms" => num!(shutdown_grace_ms),
             "default_format" => self.default_format = Some(value.to_owned()),
+            "ilp_port" => {
+                self.ilp_port = Some(
+                    number(value).ok_or_else(|| invalid("expected a port number"))?,
+                )
+            }
             "user" => {
                 let (name, password) = value
                     .split_once(':')
@@ -372,6 +384,15 @@ impl Config {
         positive("max_header_bytes", self.max_header_bytes as u64)?;
         positive("idle_timeout_ms", self.idle_timeout_ms)?;
         positive("request_timeout_ms", self.request_timeout_ms)?;
+        if self.ilp_port.is_some() && !self.users.is_empty() {
+            return Err(ConfigError::InvalidValue {
+                name: "ilp_port".to_owned(),
+                value: self.ilp_port.unwrap_or(0).to_string(),
+                reason: "the raw TCP line-protocol listener has no authentication, so it \
+                         cannot be combined with --user"
+                    .to_owned(),
+            });
+        }
         if self.cores > 1024 {
             return Err(ConfigError::InvalidValue {
                 name: "cores".to_owned(),
@@ -433,6 +454,7 @@ const FLAG_KEYS: &[&str] = &[
     "shutdown_grace_ms",
     "default_format",
     "user",
+    "ilp_port",
 ];
 
 #[cfg(test)]

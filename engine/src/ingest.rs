@@ -116,7 +116,7 @@ pub async fn handle_write(ctx: &CoreCtx, request: Request, kind: Kind) -> Respon
             ingest::json::decode(&body, &schema, &ingest::json::JsonOptions::default())
         }
     };
-    let mut decoded: Decoded = match decoded {
+    let decoded: Decoded = match decoded {
         Ok(d) => d,
         Err(e) => {
             ctx.with_state(|st| st.counters_mut().ticks_rejected += 1);
@@ -128,47 +128,14 @@ pub async fn handle_write(ctx: &CoreCtx, request: Request, kind: Kind) -> Respon
     } else {
         Coercion::Numeric
     };
-    let mut errors: Vec<RowError> = std::mem::take(&mut decoded.errors);
-    let mut rejected = decoded.rejected;
-    let mut written = 0u64;
-    for mut table in decoded.tables {
-        let schema = match ensure_table(ctx, &table).await {
-            Ok(s) => s,
-            Err(msg) => {
-                return error_json(
-                    400,
-                    &format!("table '{}' cannot be created or altered: {msg}; {written} rows of earlier tables were written", table.name()),
-                );
-            }
-        };
-        rejected += ingest::conform(
-            &mut table,
-            &schema,
-            coercion,
-            &mut errors,
-            ERRORS_LISTED_MAX,
-        );
-        if table.rows() == 0 {
-            continue;
-        }
-        let rows = table.rows() as u64;
-        if let Err(e) = crate::query::append(ctx, &schema, table.batch).await {
-            let status = match &e {
-                sql::error::SqlError::Storage(StorageError::LimitExceeded { .. }) => 503,
-                e if e.is_client_error() => 400,
-                _ => 500,
-            };
-            let r = error_json(
-                status,
-                &format!("{e}; rows of earlier tables in this request were written: {written}"),
-            );
-            return if status == 503 {
-                r.with_header("Retry-After", "1")
-            } else {
-                r
-            };
-        }
-        written += rows;
+    let Stored {
+        written,
+        rejected,
+        errors,
+        failure,
+    } = store(ctx, decoded, coercion).await;
+    if let Some(response) = failure {
+        return response;
     }
     let latency_ns = started.elapsed().as_nanos() as u64;
     ctx.with_state(|st| {
@@ -198,6 +165,70 @@ pub async fn handle_write(ctx: &CoreCtx, request: Request, kind: Kind) -> Respon
             "errors": listed,
         }),
     )
+}
+
+/// What storing a decoded body did: rows written and rejected, the row errors, and the answer
+/// to give instead of the usual one when a table could not be created or a shard refused.
+pub(crate) struct Stored {
+    pub written: u64,
+    pub rejected: usize,
+    pub errors: Vec<RowError>,
+    pub failure: Option<Response>,
+}
+
+/// Creates or alters the decoded tables, conforms their rows and appends them to the owning
+/// shards; returns once every appended row is durable per `--fsync`.
+pub(crate) async fn store(ctx: &CoreCtx, mut decoded: Decoded, coercion: Coercion) -> Stored {
+    let mut errors: Vec<RowError> = std::mem::take(&mut decoded.errors);
+    let mut rejected = decoded.rejected;
+    let mut written = 0u64;
+    for mut table in decoded.tables {
+        let schema = match ensure_table(ctx, &table).await {
+            Ok(s) => s,
+            Err(msg) => {
+                let failure = error_json(
+                    400,
+                    &format!("table '{}' cannot be created or altered: {msg}; {written} rows of earlier tables were written", table.name()),
+                );
+                return Stored { written, rejected, errors, failure: Some(failure) };
+            }
+        };
+        rejected += ingest::conform(
+            &mut table,
+            &schema,
+            coercion,
+            &mut errors,
+            ERRORS_LISTED_MAX,
+        );
+        if table.rows() == 0 {
+            continue;
+        }
+        let rows = table.rows() as u64;
+        if let Err(e) = crate::query::append(ctx, &schema, table.batch).await {
+            let status = match &e {
+                sql::error::SqlError::Storage(StorageError::LimitExceeded { .. }) => 503,
+                e if e.is_client_error() => 400,
+                _ => 500,
+            };
+            let r = error_json(
+                status,
+                &format!("{e}; rows of earlier tables in this request were written: {written}"),
+            );
+            let failure = if status == 503 {
+                r.with_header("Retry-After", "1")
+            } else {
+                r
+            };
+            return Stored { written, rejected, errors, failure: Some(failure) };
+        }
+        written += rows;
+    }
+    Stored {
+        written,
+        rejected,
+        errors,
+        failure: None,
+    }
 }
 
 /// The table's schema after creating it or adding the decoded columns it lacks.

@@ -22,6 +22,7 @@ pub mod compress;
 pub mod config;
 pub mod ctx;
 mod http;
+mod ilp;
 pub mod ingest;
 pub mod logger;
 pub mod mesh;

@@ -462,12 +462,33 @@ async fn core_main(
     let poller = monoio::spawn(mesh::run_poller(ctx.clone()));
     monoio::spawn(housekeeping(ctx.clone()));
     let acceptor = monoio::spawn(http::accept_loop(ctx.clone(), listener));
+    // The optional raw TCP line-protocol listener (fire and forget; see ilp.rs).
+    let ilp_acceptor = match shared.config.ilp_port {
+        Some(port) => {
+            let ilp_addr = SocketAddr::new(shared.config.listen, port);
+            let ilp = TcpListener::bind_with_config(ilp_addr, &options).map_err(|source| {
+                EngineError::Bind {
+                    core,
+                    addr: ilp_addr,
+                    source,
+                }
+            })?;
+            if core == 0 {
+                log::info!("line protocol over TCP on {ilp_addr}");
+            }
+            Some(monoio::spawn(crate::ilp::accept_loop(ctx.clone(), ilp)))
+        }
+        None => None,
+    };
     shared.serving.fetch_add(1, Ordering::AcqRel);
     let _ = startup.send(Startup::Serving { core, addr: bound });
     log::info!("serving on {bound} ({driver})");
 
     ctx.inner().shutdown.wait().await;
     acceptor.await;
+    if let Some(ilp_acceptor) = ilp_acceptor {
+        ilp_acceptor.await;
+    }
     let grace = Duration::from_millis(shared.config.shutdown_grace_ms);
     let deadline = Instant::now() + grace;
     while ctx.connections() > 0 && Instant::now() < deadline {

@@ -1208,3 +1208,59 @@ fn line_protocol_into_an_integer_symbol_table() {
     let one = server.rows("SELECT count() AS n FROM iticks WHERE symbol = 1 FORMAT JSONEachRow");
     assert_eq!(one[0]["n"].as_str().map_or_else(|| one[0]["n"].as_u64().unwrap(), |s| s.parse().unwrap()), 2);
 }
+
+/// `--ilp-port`: line protocol over raw TCP, unacknowledged. Lines split across writes and a last
+/// line without a newline are stored; bad lines are counted as rejected, not stored.
+#[test]
+fn line_protocol_over_raw_tcp() {
+    let ilp_port = free_port();
+    let server = Server::start(&["--ilp-port", &ilp_port.to_string()]);
+    let mut stream = TcpStream::connect(("127.0.0.1", ilp_port)).unwrap();
+    stream.write_all(b"ilp,symbol=A price=1.5,qty=10i 1\nilp,sym").unwrap();
+    stream.flush().unwrap();
+    std::thread::sleep(Duration::from_millis(50));
+    stream
+        .write_all(b"bol=B price=2.5,qty=20i 2\nilp,symbol=C price=oops 3\nilp,symbol=A price=3.5,qty=30i 4")
+        .unwrap();
+    drop(stream);
+    // Nothing is acknowledged: wait (bounded) until the rows show up.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        let exists = server.rows("EXISTS TABLE ilp FORMAT JSONEachRow");
+        if exists[0]["result"].as_u64() == Some(1) && server.count("ilp") == 3 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let rows = server.rows(
+        "SELECT symbol, price, qty, toInt64(timestamp) AS ts FROM ilp ORDER BY ts FORMAT JSONEachRow",
+    );
+    let got: Vec<(String, f64, i64)> = rows
+        .iter()
+        .map(|r| {
+            let int = |v: &Value| v.as_i64().or_else(|| v.as_str()?.parse().ok()).unwrap();
+            (
+                r["symbol"].as_str().unwrap().to_string(),
+                r["price"].as_f64().unwrap(),
+                int(&r["qty"]),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            ("A".to_string(), 1.5, 10),
+            ("B".to_string(), 2.5, 20),
+            ("A".to_string(), 3.5, 30)
+        ]
+    );
+    let stats = server.try_request("GET", "/stats", &[], b"").unwrap();
+    assert_eq!(stats.json()["ticks_rejected"], 1, "{}", stats.text());
+    // Combined with users it is refused: raw TCP has no authentication.
+    let refused = Command::new(env!("CARGO_BIN_EXE_ronto"))
+        .args(["serve", "--ilp-port", "1", "--user", "a:b"])
+        .output()
+        .unwrap();
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("no authentication"));
+}
