@@ -69,37 +69,23 @@ pub async fn handle_write(ctx: &CoreCtx, request: Request, kind: Kind) -> Respon
             if let Some(p) = precision {
                 opts.precision = p;
             }
-            // A first line whose field has the wrong type for the existing table would decide
-            // that column's type for the whole body and get every later good line refused:
-            // decode again with the table's types pinned (rare; only then is the body read twice).
-            ingest::lineproto::decode(&body, &opts).map(|first| {
-                let pins = ctx.with_state(|st| {
-                    ingest::conflict_pins(&first, st.shard().catalog(), Coercion::Strict)
-                });
-                if pins.is_empty() {
-                    return first;
-                }
+            let decode = |pins| {
                 opts.pins = pins;
-                ingest::lineproto::decode(&body, &opts).unwrap_or(first)
-            })
+                ingest::lineproto::decode(&body, &opts)
+            };
+            decode_pinned(ctx, Coercion::Strict, decode)
         }
         Kind::MsgPack => {
             let mut opts = ingest::msgpack::MsgpackOptions::new(now_ns());
             if let Some(p) = precision {
                 opts.precision = p;
             }
-            // As for line protocol: re-decode with the table's types pinned when a bad first
-            // row decided a column's type (the row form; columnar items carry whole columns).
-            ingest::msgpack::decode(&body, &opts).map(|first| {
-                let pins = ctx.with_state(|st| {
-                    ingest::conflict_pins(&first, st.shard().catalog(), Coercion::Numeric)
-                });
-                if pins.is_empty() {
-                    return first;
-                }
+            // Pins apply to the row form; columnar items carry whole columns.
+            let decode = |pins| {
                 opts.pins = pins;
-                ingest::msgpack::decode(&body, &opts).unwrap_or(first)
-            })
+                ingest::msgpack::decode(&body, &opts)
+            };
+            decode_pinned(ctx, Coercion::Numeric, decode)
         }
         Kind::Json => {
             let table = match ingest::json::table_name(&body) {
@@ -165,6 +151,23 @@ pub async fn handle_write(ctx: &CoreCtx, request: Request, kind: Kind) -> Respon
             "errors": listed,
         }),
     )
+}
+
+/// Decodes a body, and when a bad first value decided a column's type for the whole body (so
+/// that later good rows were refused as disagreeing with it), decodes it again with the
+/// existing table's types pinned: the bad row is rejected and the good ones kept. Rare; only
+/// then is the body read twice.
+fn decode_pinned<E>(
+    ctx: &CoreCtx,
+    coercion: Coercion,
+    mut decode: impl FnMut(Vec<(String, String, storage::ColumnType)>) -> Result<Decoded, E>,
+) -> Result<Decoded, E> {
+    let first = decode(Vec::new())?;
+    let pins = ctx.with_state(|st| ingest::conflict_pins(&first, st.shard().catalog(), coercion));
+    if pins.is_empty() {
+        return Ok(first);
+    }
+    Ok(decode(pins).unwrap_or(first))
 }
 
 /// What storing a decoded body did: rows written and rejected, the row errors, and the answer
