@@ -136,7 +136,10 @@ mod tests {
             ]
         );
         assert_eq!(parse("query").unwrap().suites, vec![Suite::Query]);
-        assert_eq!(parse("kernels --quick").unwrap().suites, vec![Suite::Kernels]);
+        assert_eq!(
+            parse("kernels --quick").unwrap().suites,
+            vec![Suite::Kernels]
+        );
         assert_eq!(parse("http").unwrap().suites, vec![Suite::Http]);
         assert_eq!(parse("ingest").unwrap().suites, vec![Suite::Ingest]);
         assert_eq!(parse("nope"), Err(CliError::UnknownSuite("nope".into())));

@@ -182,10 +182,9 @@ impl StreamEncoder {
                 std::mem::take(e.get_mut())
             }
             StreamEncoder::Zstd if data.is_empty() => Vec::new(),
-            StreamEncoder::Zstd => ruzstd::encoding::compress_to_vec(
-                data,
-                ruzstd::encoding::CompressionLevel::Fastest,
-            ),
+            StreamEncoder::Zstd => {
+                ruzstd::encoding::compress_to_vec(data, ruzstd::encoding::CompressionLevel::Fastest)
+            }
             StreamEncoder::Lz4(e) => {
                 e.write_all(data).expect("writing to a Vec");
                 e.flush().expect("writing to a Vec");
@@ -246,9 +245,8 @@ pub fn compress_response(
         Body::Full(bytes) => Body::Full(encoding.encode(&bytes)),
         Body::Stream(stream) => {
             // The encoder is shared by the per-chunk closure and the trailer closure.
-            let encoder = std::rc::Rc::new(std::cell::RefCell::new(Some(StreamEncoder::new(
-                encoding,
-            ))));
+            let encoder =
+                std::rc::Rc::new(std::cell::RefCell::new(Some(StreamEncoder::new(encoding))));
             let at_end = std::rc::Rc::clone(&encoder);
             Body::Stream(stream.map(
                 move |chunk| {
@@ -257,7 +255,12 @@ pub fn compress_response(
                         .as_mut()
                         .map_or_else(Vec::new, |e| e.push(&chunk))
                 },
-                move || at_end.borrow_mut().take().map_or_else(Vec::new, StreamEncoder::finish),
+                move || {
+                    at_end
+                        .borrow_mut()
+                        .take()
+                        .map_or_else(Vec::new, StreamEncoder::finish)
+                },
             ))
         }
     };
@@ -290,7 +293,12 @@ mod response_tests {
             body.extend(streamed.push(b""));
             body.extend(streamed.finish());
             let got = decode(&body);
-            assert!(got == want, "{enc:?} streamed: {} bytes, want {}", got.len(), want.len());
+            assert!(
+                got == want,
+                "{enc:?} streamed: {} bytes, want {}",
+                got.len(),
+                want.len()
+            );
         }
     }
 }

@@ -342,9 +342,8 @@ impl Config {
             "shutdown_grace_ms" => num!(shutdown_grace_ms),
             "default_format" => self.default_format = Some(value.to_owned()),
             "ilp_port" => {
-                self.ilp_port = Some(
-                    number(value).ok_or_else(|| invalid("expected a port number"))?,
-                )
+                self.ilp_port =
+                    Some(number(value).ok_or_else(|| invalid("expected a port number"))?)
             }
             "user" => {
                 let (name, password) = value
@@ -479,7 +478,11 @@ mod tests {
             ]
         );
         assert!(Config::default().users.is_empty());
-        for bad in [&["--user", "nocolon"][..], &["--user", ":pw"], &["--user", "a:1", "--user", "a:2"]] {
+        for bad in [
+            &["--user", "nocolon"][..],
+            &["--user", ":pw"],
+            &["--user", "a:1", "--user", "a:2"],
+        ] {
             assert!(Config::from_args(bad).is_err(), "{bad:?}");
         }
         let mut c = Config::default();

@@ -62,7 +62,12 @@ async fn serve(ctx: &CoreCtx, mut stream: TcpStream) -> Result<(), String> {
         }
         let (length, capacity) = (buf.len(), buf.capacity());
         let shutdown = Rc::clone(&ctx.inner().shutdown);
-        let (result, slice) = match race(stream.read(buf.slice_mut(length..capacity)), shutdown.wait()).await {
+        let (result, slice) = match race(
+            stream.read(buf.slice_mut(length..capacity)),
+            shutdown.wait(),
+        )
+        .await
+        {
             Either::Left(read) => read,
             Either::Right(()) => return Ok(()),
         };

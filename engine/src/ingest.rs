@@ -193,7 +193,12 @@ pub(crate) async fn store(ctx: &CoreCtx, mut decoded: Decoded, coercion: Coercio
                     400,
                     &format!("table '{}' cannot be created or altered: {msg}; {written} rows of earlier tables were written", table.name()),
                 );
-                return Stored { written, rejected, errors, failure: Some(failure) };
+                return Stored {
+                    written,
+                    rejected,
+                    errors,
+                    failure: Some(failure),
+                };
             }
         };
         rejected += ingest::conform(
@@ -222,7 +227,12 @@ pub(crate) async fn store(ctx: &CoreCtx, mut decoded: Decoded, coercion: Coercio
             } else {
                 r
             };
-            return Stored { written, rejected, errors, failure: Some(failure) };
+            return Stored {
+                written,
+                rejected,
+                errors,
+                failure: Some(failure),
+            };
         }
         written += rows;
     }

@@ -85,7 +85,8 @@ mod tests {
     fn reads_the_fields_clickhouse_clients_send() {
         let ct = "multipart/form-data; boundary=XyZ";
         let b = boundary(ct).unwrap();
-        let body = b"--XyZ\r\nContent-Disposition: form-data; name=\"query\"\r\n\r\nSELECT {s:String}\r\n\
+        let body =
+            b"--XyZ\r\nContent-Disposition: form-data; name=\"query\"\r\n\r\nSELECT {s:String}\r\n\
 --XyZ\r\nContent-Disposition: form-data; name=\"param_s\"\r\n\r\nline1\r\nline2\r\n--XyZ--\r\n";
         let fields = parse(body, b).unwrap();
         assert_eq!(

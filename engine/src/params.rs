@@ -32,7 +32,10 @@ pub fn substitute(query: &str, params: &HashMap<String, String>) -> Result<Strin
         match b[i] {
             q @ (b'\'' | b'"' | b'`') => i = skip_quoted(b, i, q),
             b'-' if b.get(i + 1) == Some(&b'-') => {
-                i = b[i..].iter().position(|&c| c == b'\n').map_or(b.len(), |p| i + p)
+                i = b[i..]
+                    .iter()
+                    .position(|&c| c == b'\n')
+                    .map_or(b.len(), |p| i + p)
             }
             b'/' if b.get(i + 1) == Some(&b'*') => {
                 i = find(b, i + 2, b"*/").map_or(b.len(), |p| p + 2)

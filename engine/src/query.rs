@@ -267,7 +267,11 @@ pub async fn handle_query(ctx: &CoreCtx, request: Request) -> Response {
         .param("database")
         .or_else(|| request.header("x-clickhouse-database"));
     if let Some(db) = database.filter(|d| !d.is_empty() && *d != "default" && *d != "system") {
-        let e = SqlError::coded(81, "UNKNOWN_DATABASE", format!("Database {db} does not exist"));
+        let e = SqlError::coded(
+            81,
+            "UNKNOWN_DATABASE",
+            format!("Database {db} does not exist"),
+        );
         return error_response(&request, &e, started);
     }
     // Server-side parameters: `param_<name>` in the URL, or fields of a multipart/form-data

@@ -772,12 +772,20 @@ fn an_unknown_database_is_refused() {
     );
     assert_eq!(response.status, 404, "{}", response.text());
     assert_eq!(response.header("x-clickhouse-exception-code"), Some("81"));
-    assert!(response.text().contains("UNKNOWN_DATABASE"), "{}", response.text());
+    assert!(
+        response.text().contains("UNKNOWN_DATABASE"),
+        "{}",
+        response.text()
+    );
     let by_header = server.post("", &["X-ClickHouse-Database: nope"], b"SELECT 1");
     assert_eq!(by_header.status, 404, "{}", by_header.text());
     for known in ["default", "system"] {
         let ok = server.post(&format!("?database={known}"), &[], b"SELECT 1 FORMAT TSV");
-        assert_eq!((ok.status, ok.text().as_str()), (200, "1\n"), "database={known}");
+        assert_eq!(
+            (ok.status, ok.text().as_str()),
+            (200, "1\n"),
+            "database={known}"
+        );
     }
 }
 
@@ -985,27 +993,45 @@ fn configured_users_are_required_and_checked() {
     };
     refused(&server.post("", &[], b"SELECT 1"), "no credentials");
     refused(
-        &server.post("", &["X-ClickHouse-User: alice", "X-ClickHouse-Key: wrong"], b"SELECT 1"),
+        &server.post(
+            "",
+            &["X-ClickHouse-User: alice", "X-ClickHouse-Key: wrong"],
+            b"SELECT 1",
+        ),
         "wrong password",
     );
     refused(
         &server.post("?user=mallory&password=s3cr3t", &[], b"SELECT 1"),
         "unknown user",
     );
-    refused(&server.post("write", &[], b"m,symbol=A x=1i 1"), "line protocol without credentials");
+    refused(
+        &server.post("write", &[], b"m,symbol=A x=1i 1"),
+        "line protocol without credentials",
+    );
     // "alice:s3cr3t" in base64.
     for (query_string, headers) in [
-        ("", vec!["X-ClickHouse-User: alice", "X-ClickHouse-Key: s3cr3t"]),
+        (
+            "",
+            vec!["X-ClickHouse-User: alice", "X-ClickHouse-Key: s3cr3t"],
+        ),
         ("", vec!["Authorization: Basic YWxpY2U6czNjcjN0"]),
         ("?user=alice&password=s3cr3t", vec![]),
         ("?user=bob", vec![]),
     ] {
         let ok = server.post(query_string, &headers, b"SELECT 1 FORMAT TSV");
-        assert_eq!((ok.status, ok.text().as_str()), (200, "1\n"), "{query_string} {headers:?}");
+        assert_eq!(
+            (ok.status, ok.text().as_str()),
+            (200, "1\n"),
+            "{query_string} {headers:?}"
+        );
     }
     let written = server.post("write?u=alice&p=s3cr3t", &[], b"m,symbol=A x=1i 1");
     assert_eq!(written.status, 204, "{}", written.text());
-    let token = server.post("api/v2/write", &["Authorization: Token alice:s3cr3t"], b"m,symbol=A x=2i 2");
+    let token = server.post(
+        "api/v2/write",
+        &["Authorization: Token alice:s3cr3t"],
+        b"m,symbol=A x=2i 2",
+    );
     assert_eq!(token.status, 204, "{}", token.text());
     // Liveness needs no credentials.
     let ping = server.exchange(b"GET /ping HTTP/1.1\r\nConnection: close\r\n\r\n");

@@ -1190,9 +1190,17 @@ fn line_protocol_into_an_integer_symbol_table() {
         b"CREATE TABLE iticks (timestamp DateTime64(9), symbol Int64, price Nullable(Float64))",
     );
     assert_eq!(created.status, 200, "{}", created.text());
-    let ok = server.post("/write", &[], b"iticks,symbol=1 price=1.5 10\niticks,symbol=-2 price=2.5 20\n");
+    let ok = server.post(
+        "/write",
+        &[],
+        b"iticks,symbol=1 price=1.5 10\niticks,symbol=-2 price=2.5 20\n",
+    );
     assert_eq!(ok.status, 204, "{}", ok.text());
-    let response = server.post("/write", &[], b"iticks,symbol=1 price=3.5 30\niticks,symbol=AAPL price=4.5 40\n");
+    let response = server.post(
+        "/write",
+        &[],
+        b"iticks,symbol=1 price=3.5 30\niticks,symbol=AAPL price=4.5 40\n",
+    );
     assert_partial(&response, 1, 1, &["line 2"]);
     let rows = server.rows(
         "SELECT symbol, price, toInt64(timestamp) AS ts FROM iticks ORDER BY ts FORMAT JSONEachRow",
@@ -1201,12 +1209,21 @@ fn line_protocol_into_an_integer_symbol_table() {
         .iter()
         .map(|r| {
             let int = |v: &Value| v.as_i64().or_else(|| v.as_str()?.parse().ok()).unwrap();
-            (int(&r["symbol"]), r["price"].as_f64().unwrap(), int(&r["ts"]))
+            (
+                int(&r["symbol"]),
+                r["price"].as_f64().unwrap(),
+                int(&r["ts"]),
+            )
         })
         .collect();
     assert_eq!(got, vec![(1, 1.5, 10), (-2, 2.5, 20), (1, 3.5, 30)]);
     let one = server.rows("SELECT count() AS n FROM iticks WHERE symbol = 1 FORMAT JSONEachRow");
-    assert_eq!(one[0]["n"].as_str().map_or_else(|| one[0]["n"].as_u64().unwrap(), |s| s.parse().unwrap()), 2);
+    assert_eq!(
+        one[0]["n"]
+            .as_str()
+            .map_or_else(|| one[0]["n"].as_u64().unwrap(), |s| s.parse().unwrap()),
+        2
+    );
 }
 
 /// `--ilp-port`: line protocol over raw TCP, unacknowledged. Lines split across writes and a last
@@ -1216,7 +1233,9 @@ fn line_protocol_over_raw_tcp() {
     let ilp_port = free_port();
     let server = Server::start(&["--ilp-port", &ilp_port.to_string()]);
     let mut stream = TcpStream::connect(("127.0.0.1", ilp_port)).unwrap();
-    stream.write_all(b"ilp,symbol=A price=1.5,qty=10i 1\nilp,sym").unwrap();
+    stream
+        .write_all(b"ilp,symbol=A price=1.5,qty=10i 1\nilp,sym")
+        .unwrap();
     stream.flush().unwrap();
     std::thread::sleep(Duration::from_millis(50));
     stream

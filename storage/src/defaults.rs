@@ -36,10 +36,8 @@ pub(crate) fn fill_not_null(schema: &TableSchema, batch: &Batch) -> Option<Batch
     for (_, c) in fillable(schema) {
         match find(&c.name) {
             Some(i) if out.columns[i].data.null_count() > 0 => {
-                let mut data = std::mem::replace(
-                    &mut out.columns[i].data,
-                    ColumnBuf::empty(c.ty.physical()),
-                );
+                let mut data =
+                    std::mem::replace(&mut out.columns[i].data, ColumnBuf::empty(c.ty.physical()));
                 let sym_default = matches!(data.values, Values::Sym(_))
                     .then(|| empty_symbol_code(&mut out.symbols));
                 fill_nulls(&mut data, sym_default);
@@ -47,8 +45,8 @@ pub(crate) fn fill_not_null(schema: &TableSchema, batch: &Batch) -> Option<Batch
             }
             Some(_) => {}
             None => {
-                let sym_default = (c.ty == ColumnType::Symbol)
-                    .then(|| empty_symbol_code(&mut out.symbols));
+                let sym_default =
+                    (c.ty == ColumnType::Symbol).then(|| empty_symbol_code(&mut out.symbols));
                 out.columns.push(BatchColumn {
                     name: c.name.clone(),
                     data: defaults(c.ty, rows, sym_default),
@@ -190,7 +188,9 @@ mod tests {
         let col = |n: &str| &out.columns.iter().find(|c| c.name == n).unwrap().data;
         assert_eq!(col("price").values, Values::F64(vec![1.5, 0.0]));
         assert!(col("price").validity.is_none());
-        let Values::Str(note) = &col("note").values else { panic!() };
+        let Values::Str(note) = &col("note").values else {
+            panic!()
+        };
         assert_eq!((note.get(0), note.get(1)), (&b""[..], &b"junk"[..]));
         assert!(col("note").validity.is_none());
         // The omitted Symbol column gets "" for every row.

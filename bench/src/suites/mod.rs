@@ -1,9 +1,9 @@
 //! The suite registry: every suite by name, which are implemented, and what a suite is given.
 
-pub mod kernels;
-pub mod membw;
 pub mod http;
 pub mod ingest;
+pub mod kernels;
+pub mod membw;
 pub mod peers;
 pub mod query;
 pub mod storage;

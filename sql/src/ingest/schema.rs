@@ -258,9 +258,9 @@ pub fn conflict_pins(
     coercion: Coercion,
 ) -> Vec<(String, String, ColumnType)> {
     let disagreed = |column: &str| {
-        decoded.errors.iter().any(|e| {
-            matches!(&e.reason, Reason::ConflictInRequest { column: c, .. } if c == column)
-        })
+        decoded.errors.iter().any(
+            |e| matches!(&e.reason, Reason::ConflictInRequest { column: c, .. } if c == column),
+        )
     };
     let mut pins = Vec::new();
     if !decoded
@@ -293,7 +293,10 @@ pub fn conflict_pins(
 
 /// Whether a value of type `got` can be stored in a (non-key) column of type `to`.
 pub(super) fn accepts(got: ColumnType, to: ColumnType, coercion: Coercion) -> bool {
-    !matches!(column_plan(got, to, coercion, "", "", false), Plan::Reject(_))
+    !matches!(
+        column_plan(got, to, coercion, "", "", false),
+        Plan::Reject(_)
+    )
 }
 
 fn column_plan(

@@ -78,7 +78,8 @@ impl ColumnBuilder {
             (Cell::Bool(x), Values::Bool(v)) => v.push(x as u8),
             (Cell::Str(s), Values::Str(v)) => {
                 if self.ty == ColumnType::Symbol
-                    && (s.len() > storage::dict::SYMBOL_BYTES_MAX || std::str::from_utf8(s).is_err())
+                    && (s.len() > storage::dict::SYMBOL_BYTES_MAX
+                        || std::str::from_utf8(s).is_err())
                 {
                     return Err(Reason::BadSymbol { len: s.len() });
                 }
